@@ -1,0 +1,18 @@
+//! Types that cross a process boundary or land in storage: records, rule ids,
+//! verdicts and errors. Every record carries [`SCHEMA_VERSION`]; the JSON Schemas
+//! in `proto/schema/` are generated from these types (see [`schema`]) and a test
+//! fails when they drift apart.
+
+pub mod probe;
+pub mod rules;
+pub mod schema;
+
+pub use probe::{
+    AudioFacts, ErrorKind, Fraction, Interlacing, ProbeError, ProbeRecord, StreamCounts,
+    TakeVerdict, VideoFacts,
+};
+pub use rules::{RuleId, RuleResult, Verdict};
+
+/// Version of every record and message schema in this crate. Bump it on any
+/// change a reader of an older version could misread.
+pub const SCHEMA_VERSION: u32 = 1;

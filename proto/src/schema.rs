@@ -1,0 +1,20 @@
+//! JSON Schemas of the records, generated from the types. `proto/schema/`
+//! holds the committed copies; `tests/schema.rs` fails when they drift and
+//! rewrites them when run with `UPDATE_SCHEMAS=1`.
+
+use schemars::schema_for;
+
+/// (file name in `proto/schema/`, pretty-printed schema) for every record type.
+pub fn all() -> Vec<(&'static str, String)> {
+    vec![(
+        "probe-record.schema.json",
+        pretty(schema_for!(crate::ProbeRecord)),
+    )]
+}
+
+fn pretty(schema: schemars::Schema) -> String {
+    // Serialising a schemars::Schema (a JSON value) cannot fail.
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,352 @@
+//! Codec knowledge: what a stream's caps and its first frame's header say
+//! about codec, profile, bit depth, chroma and scan. Caps come in two flavours
+//! — the demuxer's and Discoverer's (after parsers) — and the richer wins.
+
+use gstreamer as gst;
+use gstreamer_audio as gst_audio;
+use gstreamer_pbutils as pbutils;
+use gstreamer_video as gst_video;
+use moocpipe_proto::Interlacing;
+
+/// Codec-level facts of a video stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoCodec {
+    pub codec: String,
+    pub profile: Option<String>,
+    pub bit_depth: Option<u32>,
+    pub chroma: Option<String>,
+    pub interlacing: Option<Interlacing>,
+}
+
+/// Looks a field up in the parsed caps first, then in the demuxer's.
+struct Fields<'a> {
+    parsed: Option<&'a gst::StructureRef>,
+    demuxed: Option<&'a gst::StructureRef>,
+}
+
+impl Fields<'_> {
+    fn str(&self, name: &str) -> Option<String> {
+        [self.parsed, self.demuxed]
+            .into_iter()
+            .flatten()
+            .find_map(|s| s.get::<String>(name).ok())
+    }
+    fn uint(&self, name: &str) -> Option<u32> {
+        [self.parsed, self.demuxed]
+            .into_iter()
+            .flatten()
+            .find_map(|s| {
+                s.get::<u32>(name)
+                    .ok()
+                    .or_else(|| s.get::<i32>(name).ok().and_then(|v| u32::try_from(v).ok()))
+            })
+    }
+}
+
+/// Interprets a video stream. `demuxed` are the demuxer's caps, `parsed`
+/// Discoverer's for the same stream when it had them, `head` the first bytes
+/// of the first frame.
+pub fn video(demuxed: Option<&gst::Caps>, parsed: Option<&gst::Caps>, head: &[u8]) -> VideoCodec {
+    let fields = Fields {
+        parsed: parsed.and_then(|c| c.structure(0)),
+        demuxed: demuxed.and_then(|c| c.structure(0)),
+    };
+    let name = fields
+        .demuxed
+        .or(fields.parsed)
+        .map(|s| s.name().to_string())
+        .unwrap_or_default();
+    let caps_scan = fields.str("interlace-mode").map(|m| match m.as_str() {
+        "progressive" => Interlacing::Progressive,
+        "mixed" => Interlacing::Mixed,
+        _ => Interlacing::Interlaced,
+    });
+
+    if let Some(h) = prores_header(head) {
+        let variant = fields.str("variant");
+        let (codec, depth) = match variant.as_deref() {
+            Some("proxy") => ("ProRes 422 Proxy", 10),
+            Some("lt") => ("ProRes 422 LT", 10),
+            Some("standard") => ("ProRes 422", 10),
+            Some("hq") => ("ProRes 422 HQ", 10),
+            Some("4444") => ("ProRes 4444", 12),
+            Some("4444xq") => ("ProRes 4444 XQ", 12),
+            _ if h.chroma_444 => ("ProRes 4444", 12),
+            _ => ("ProRes 422", 10),
+        };
+        return VideoCodec {
+            codec: codec.into(),
+            profile: variant,
+            bit_depth: Some(depth),
+            chroma: Some(if h.chroma_444 { "4:4:4" } else { "4:2:2" }.into()),
+            interlacing: Some(if h.interlaced {
+                Interlacing::Interlaced
+            } else {
+                Interlacing::Progressive
+            }),
+        };
+    }
+    if let Some(h) = dnx_header(head) {
+        let (codec, profile) = match h.cid {
+            1270 => ("DNxHR 444", "dnxhr-444".to_string()),
+            1271 => ("DNxHR HQX", "dnxhr-hqx".to_string()),
+            1272 => ("DNxHR HQ", "dnxhr-hq".to_string()),
+            1273 => ("DNxHR SQ", "dnxhr-sq".to_string()),
+            1274 => ("DNxHR LB", "dnxhr-lb".to_string()),
+            cid => ("DNxHD", format!("cid-{cid}")),
+        };
+        return VideoCodec {
+            codec: codec.into(),
+            profile: Some(profile),
+            bit_depth: h.bit_depth,
+            chroma: Some(if h.chroma_444 { "4:4:4" } else { "4:2:2" }.into()),
+            interlacing: Some(if h.interlaced {
+                Interlacing::Interlaced
+            } else {
+                Interlacing::Progressive
+            }),
+        };
+    }
+
+    let profile = fields.str("profile");
+    let bit_depth_luma = fields.uint("bit-depth-luma");
+    let chroma_format = fields.str("chroma-format");
+    let (codec, bit_depth, chroma) = match name.as_str() {
+        "video/x-raw" => {
+            let info = fields
+                .str("format")
+                .map(|f| gst_video::VideoFormat::from_string(&f))
+                .filter(|f| *f != gst_video::VideoFormat::Unknown)
+                .map(gst_video::VideoFormatInfo::from_format);
+            match info {
+                Some(info) => (
+                    format!("uncompressed {}", info.name()),
+                    info.depth().first().copied(),
+                    raw_chroma(&info),
+                ),
+                None => ("uncompressed video".to_string(), None, None),
+            }
+        }
+        "image/jpeg" => (
+            "Motion JPEG".to_string(),
+            // Baseline JPEG is 8-bit; jpegparse marks the rare 12-bit
+            // extended-sequential frames with their SOF marker.
+            Some(if fields.uint("sof-marker") == Some(1) {
+                12
+            } else {
+                8
+            }),
+            fields
+                .str("sampling")
+                .map(|s| s.trim_start_matches("YCbCr-").to_string()),
+        ),
+        "video/x-h264" => ("H.264".to_string(), bit_depth_luma, chroma_format),
+        "video/x-h265" => ("H.265".to_string(), bit_depth_luma, chroma_format),
+        _ => (
+            describe(fields.demuxed.or(fields.parsed)).unwrap_or_else(|| name.clone()),
+            bit_depth_luma,
+            chroma_format,
+        ),
+    };
+    VideoCodec {
+        codec,
+        profile,
+        bit_depth,
+        chroma,
+        interlacing: caps_scan,
+    }
+}
+
+/// Chroma subsampling of a raw video format, e.g. "4:2:2".
+fn raw_chroma(info: &gst_video::VideoFormatInfo) -> Option<String> {
+    if !info.is_yuv() {
+        return (info.n_components() >= 3).then(|| "4:4:4".to_string());
+    }
+    let w = info.w_sub().get(1).copied()?;
+    let h = info.h_sub().get(1).copied()?;
+    Some(
+        match (w, h) {
+            (0, 0) => "4:4:4",
+            (1, 0) => "4:2:2",
+            (1, 1) => "4:2:0",
+            (2, 0) => "4:1:1",
+            (2, 2) => "4:1:0",
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
+
+/// GStreamer's own words for a format, e.g. "Apple ProRes HQ".
+fn describe(s: Option<&gst::StructureRef>) -> Option<String> {
+    let caps = gst::Caps::builder_full().structure(s?.to_owned()).build();
+    Some(pbutils::pb_utils_get_codec_description(&caps).to_string())
+}
+
+/// Codec-level facts of an audio stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioCodec {
+    pub codec: String,
+    pub compressed: bool,
+    pub sample_format: Option<String>,
+    pub bit_depth: Option<u32>,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u32>,
+}
+
+/// Interprets an audio stream; `discoverer_depth` is Discoverer's bits per
+/// sample (0 when unknown).
+pub fn audio(
+    demuxed: Option<&gst::Caps>,
+    parsed: Option<&gst::Caps>,
+    discoverer_depth: u32,
+) -> AudioCodec {
+    let fields = Fields {
+        parsed: parsed.and_then(|c| c.structure(0)),
+        demuxed: demuxed.and_then(|c| c.structure(0)),
+    };
+    let name = fields
+        .demuxed
+        .or(fields.parsed)
+        .map(|s| s.name().to_string())
+        .unwrap_or_default();
+    let sample_rate = fields.uint("rate");
+    let channels = fields.uint("channels");
+    if name == "audio/x-raw" {
+        let format = fields.str("format");
+        let info = format
+            .as_deref()
+            .map(gst_audio::AudioFormat::from_string)
+            .filter(|f| *f != gst_audio::AudioFormat::Unknown)
+            .map(gst_audio::AudioFormatInfo::from_format);
+        return AudioCodec {
+            codec: match &info {
+                Some(i) if i.is_float() => "PCM (float)".into(),
+                _ => "PCM".into(),
+            },
+            compressed: false,
+            sample_format: format,
+            bit_depth: info.map(|i| i.depth()),
+            sample_rate,
+            channels,
+        };
+    }
+    let lossless = matches!(
+        name.as_str(),
+        "audio/x-flac" | "audio/x-alac" | "audio/x-wavpack" | "audio/x-true-hd"
+    );
+    let codec = match name.as_str() {
+        "audio/mpeg" => match fields.uint("mpegversion") {
+            Some(2) | Some(4) => "AAC".to_string(),
+            _ => "MPEG audio (MP3)".to_string(),
+        },
+        _ => describe(fields.demuxed.or(fields.parsed)).unwrap_or_else(|| name.clone()),
+    };
+    AudioCodec {
+        codec,
+        compressed: true,
+        sample_format: None,
+        bit_depth: (lossless && discoverer_depth > 0).then_some(discoverer_depth),
+        sample_rate,
+        channels,
+    }
+}
+
+/// The facts a ProRes frame header ('icpf') carries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ProresHeader {
+    chroma_444: bool,
+    interlaced: bool,
+}
+
+/// Parses a ProRes frame: 4-byte size, 'icpf', then the frame header whose
+/// byte 12 (absolute 20) holds chroma format (bits 7–6) and interlace mode (3–2).
+fn prores_header(head: &[u8]) -> Option<ProresHeader> {
+    if head.len() < 21 || &head[4..8] != b"icpf" {
+        return None;
+    }
+    let flags = head[20];
+    Some(ProresHeader {
+        chroma_444: (flags >> 6) & 3 == 3,
+        interlaced: (flags >> 2) & 3 != 0,
+    })
+}
+
+/// The facts a DNxHD/DNxHR (SMPTE VC-3) frame header carries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct DnxHeader {
+    cid: u32,
+    bit_depth: Option<u32>,
+    chroma_444: bool,
+    interlaced: bool,
+}
+
+/// Parses a VC-3 frame header: the 5-byte prefix 00 00 02 80 01 (DNxHD),
+/// 00 00 02 80 02 (DNxHD 4:4:4) or .. .. hh hh 03 (DNxHR, header size hhhh);
+/// byte 5 bit 1 marks interlace, byte 0x21 bits 7–5 the bit depth,
+/// bytes 0x28–0x2B the compression id, byte 0x2C bit 6 4:4:4.
+fn dnx_header(head: &[u8]) -> Option<DnxHeader> {
+    if head.len() < 0x2D {
+        return None;
+    }
+    // Byte 5 holds the field flags, so the prefix is bytes 0–4 followed by a zero byte.
+    let prefix = head[..5]
+        .iter()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+        << 8;
+    let header_size = prefix >> 16;
+    let classic = prefix == 0x0000_0280_0100 || prefix == 0x0000_0280_0200;
+    let hr = (prefix & 0xFFFF_0000_FFFF) == 0x0300
+        && (0x0280..=0x2170).contains(&header_size)
+        && header_size & 3 == 0;
+    if !classic && !hr {
+        return None;
+    }
+    let bit_depth = match head[0x21] >> 5 {
+        1 => Some(8),
+        2 => Some(10),
+        3 => Some(12),
+        _ => None,
+    };
+    Some(DnxHeader {
+        cid: u32::from_be_bytes([head[0x28], head[0x29], head[0x2A], head[0x2B]]),
+        bit_depth,
+        chroma_444: (head[0x2C] >> 6) & 1 == 1,
+        interlaced: head[5] & 2 != 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prores_header_reads_chroma_and_scan() {
+        let mut frame = vec![0u8; 32];
+        frame[4..8].copy_from_slice(b"icpf");
+        frame[20] = 0b1000_0000; // 4:2:2, progressive
+        assert_eq!(
+            prores_header(&frame),
+            Some(ProresHeader {
+                chroma_444: false,
+                interlaced: false
+            })
+        );
+        frame[20] = 0b1100_0100; // 4:4:4, top field first
+        assert_eq!(
+            prores_header(&frame),
+            Some(ProresHeader {
+                chroma_444: true,
+                interlaced: true
+            })
+        );
+        frame[4] = b'x';
+        assert_eq!(prores_header(&frame), None);
+    }
+
+    #[test]
+    fn dnx_header_rejects_other_data() {
+        assert_eq!(dnx_header(&[0u8; 64]), None);
+        assert_eq!(dnx_header(&[0u8; 8]), None);
+    }
+}

@@ -1,0 +1,318 @@
+//! The demux-only pass: reads every frame of every stream through the
+//! container's demuxer (no parsing, no decoding) and tallies sizes, key and
+//! delta frames and timestamps. Memory stays flat: each frame is dropped by a
+//! fakesink as soon as it is counted.
+
+use crate::error::MediaError;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// How many bytes of a stream's first frame are kept for header parsing.
+const HEAD_BYTES: usize = 64;
+
+/// What the pass saw of one elementary stream.
+#[derive(Debug, Clone, Default)]
+pub struct StreamTally {
+    pub caps: Option<gst::Caps>,
+    pub frames: u64,
+    pub key_frames: u64,
+    pub delta_frames: u64,
+    pub bytes: u64,
+    pub first_pts: Option<gst::ClockTime>,
+    /// The latest `pts + duration` seen (or `pts` when a frame has no duration).
+    pub end: Option<gst::ClockTime>,
+    /// The first bytes of the first frame (codec frame header).
+    pub head: Vec<u8>,
+}
+
+impl StreamTally {
+    fn count(&mut self, buffer: &gst::BufferRef) {
+        self.frames += 1;
+        if buffer.flags().contains(gst::BufferFlags::DELTA_UNIT) {
+            self.delta_frames += 1;
+        } else {
+            self.key_frames += 1;
+        }
+        self.bytes += buffer.size() as u64;
+        if let Some(pts) = buffer.pts() {
+            self.first_pts = Some(self.first_pts.map_or(pts, |f| f.min(pts)));
+            let end = pts + buffer.duration().unwrap_or(gst::ClockTime::ZERO);
+            self.end = Some(self.end.map_or(end, |e| e.max(end)));
+        }
+        if self.head.is_empty() {
+            if let Ok(map) = buffer.map_readable() {
+                let n = map.len().min(HEAD_BYTES);
+                self.head.extend_from_slice(&map[..n]);
+            }
+        }
+    }
+
+    /// Duration covered by the stream's frames.
+    pub fn duration(&self) -> Option<gst::ClockTime> {
+        match (self.first_pts, self.end) {
+            (Some(first), Some(end)) if end > first => Some(end - first),
+            _ => None,
+        }
+    }
+}
+
+/// The result of the pass.
+#[derive(Debug, Clone)]
+pub struct DemuxPass {
+    /// Caps of the container as typefind saw it (e.g. `video/quicktime`).
+    pub container_caps: gst::Caps,
+    /// One tally per demuxer source pad, in pad order.
+    pub streams: Vec<StreamTally>,
+    /// The duration the container declares (from its header or index).
+    pub declared_duration: Option<gst::ClockTime>,
+}
+
+/// Sets the pipeline to `Null` however the pass ends.
+struct PipelineGuard(gst::Pipeline);
+
+impl Drop for PipelineGuard {
+    fn drop(&mut self) {
+        let _ = self.0.set_state(gst::State::Null);
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    container_caps: Option<gst::Caps>,
+    /// Set by a streaming-thread callback that found the file unusable.
+    stop: Option<MediaError>,
+    streams: Vec<StreamTally>,
+}
+
+/// Runs the pass over `path`, giving up at `deadline`. `progress` is called
+/// now and then with the fraction of the file's duration read so far.
+pub fn run(
+    file: &str,
+    path: &Path,
+    deadline: Instant,
+    timeout_secs: u64,
+    progress: &mut dyn FnMut(f64),
+) -> Result<DemuxPass, MediaError> {
+    let internal = |message: String| MediaError::Internal {
+        file: file.to_string(),
+        message,
+    };
+    let pipeline = gst::Pipeline::new();
+    let guard = PipelineGuard(pipeline.clone());
+    let src = gst::ElementFactory::make("filesrc")
+        .property("location", path.to_string_lossy().as_ref())
+        .build()
+        .map_err(|e| internal(format!("filesrc: {e}")))?;
+    let typefind = gst::ElementFactory::make("typefind")
+        .build()
+        .map_err(|e| internal(format!("typefind: {e}")))?;
+    pipeline
+        .add_many([&src, &typefind])
+        .map_err(|e| internal(e.to_string()))?;
+    src.link(&typefind).map_err(|e| internal(e.to_string()))?;
+
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let weak_pipeline = pipeline.downgrade();
+    let shared_tf = shared.clone();
+    let file_tf = file.to_string();
+    typefind.connect("have-type", false, move |args| {
+        let caps = args.get(2).and_then(|v| v.get::<gst::Caps>().ok())?;
+        let pipeline = weak_pipeline.upgrade()?;
+        let typefind = args.first().and_then(|v| v.get::<gst::Element>().ok())?;
+        plug_demuxer(&file_tf, &pipeline, &typefind, &caps, &shared_tf);
+        None
+    });
+
+    pipeline.set_state(gst::State::Playing).map_err(|_| {
+        wait_for_error(file, &pipeline)
+            .unwrap_or_else(|| internal("the demux pipeline would not start".into()))
+    })?;
+
+    let bus = pipeline
+        .bus()
+        .ok_or_else(|| internal("pipeline without a bus".into()))?;
+    let mut duration: Option<gst::ClockTime> = None;
+    loop {
+        if Instant::now() >= deadline {
+            return Err(MediaError::Timeout {
+                file: file.to_string(),
+                seconds: timeout_secs,
+            });
+        }
+        if let Some(stop) = lock(&shared).stop.take() {
+            return Err(stop);
+        }
+        let msg = bus.timed_pop_filtered(
+            gst::ClockTime::from_mseconds(250),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        );
+        match msg.as_ref().map(|m| m.view()) {
+            Some(gst::MessageView::Eos(_)) => {
+                duration = duration.or_else(|| pipeline.query_duration::<gst::ClockTime>());
+                break;
+            }
+            Some(gst::MessageView::Error(err)) => {
+                return Err(MediaError::from_gst(
+                    file,
+                    &err.error(),
+                    err.debug().as_deref(),
+                ));
+            }
+            _ => {
+                if duration.is_none() {
+                    duration = pipeline.query_duration::<gst::ClockTime>();
+                }
+                if let Some(total) = duration.filter(|d| !d.is_zero()) {
+                    let read = lock(&shared)
+                        .streams
+                        .iter()
+                        .filter_map(|s| s.end)
+                        .max()
+                        .unwrap_or(gst::ClockTime::ZERO);
+                    progress((read.nseconds() as f64 / total.nseconds() as f64).min(1.0));
+                }
+            }
+        }
+    }
+    drop(guard);
+    progress(1.0);
+
+    let mut shared = lock(&shared);
+    let container_caps = shared
+        .container_caps
+        .take()
+        .ok_or_else(|| internal("typefind reported no type".into()))?;
+    Ok(DemuxPass {
+        container_caps,
+        streams: std::mem::take(&mut shared.streams),
+        declared_duration: duration,
+    })
+}
+
+fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    // A panic in a streaming-thread callback must not poison the result.
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// After a failed state change, the element's reason is on the bus.
+fn wait_for_error(file: &str, pipeline: &gst::Pipeline) -> Option<MediaError> {
+    let bus = pipeline.bus()?;
+    let msg =
+        bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])?;
+    match msg.view() {
+        gst::MessageView::Error(err) => Some(MediaError::from_gst(
+            file,
+            &err.error(),
+            err.debug().as_deref(),
+        )),
+        _ => None,
+    }
+}
+
+/// Picks the highest-ranked demuxer for `caps`, links it after typefind and
+/// tallies every stream it exposes.
+fn plug_demuxer(
+    file: &str,
+    pipeline: &gst::Pipeline,
+    typefind: &gst::Element,
+    caps: &gst::Caps,
+    shared: &Arc<Mutex<Shared>>,
+) {
+    lock(shared).container_caps = Some(caps.clone());
+    let name = caps
+        .structure(0)
+        .map(|s| s.name().to_string())
+        .unwrap_or_else(|| caps.to_string());
+    if name.starts_with("audio/") {
+        lock(shared).stop = Some(MediaError::NoVideoStream {
+            file: file.to_string(),
+            found: format!("the file is audio only ({name})"),
+        });
+        return;
+    }
+    let mut factories: Vec<gst::ElementFactory> = gst::ElementFactory::factories_with_type(
+        gst::ElementFactoryType::DEMUXER,
+        gst::Rank::MARGINAL,
+    )
+    .into_iter()
+    .filter(|f| f.can_sink_any_caps(caps))
+    .collect();
+    factories.sort_by_key(|f| std::cmp::Reverse(f.rank()));
+    let demux = factories.first().and_then(|f| f.create().build().ok());
+    let Some(demux) = demux else {
+        lock(shared).stop = Some(MediaError::UnrecognizedFormat {
+            file: file.to_string(),
+            message: format!(
+                "detected {name}, which is not a container of audio and video streams"
+            ),
+        });
+        return;
+    };
+
+    let shared_pads = shared.clone();
+    let weak_pipeline = pipeline.downgrade();
+    demux.connect_pad_added(move |_demux, pad| {
+        let Some(pipeline) = weak_pipeline.upgrade() else {
+            return;
+        };
+        let index = {
+            let mut s = lock(&shared_pads);
+            s.streams.push(StreamTally {
+                caps: pad.current_caps(),
+                ..StreamTally::default()
+            });
+            s.streams.len() - 1
+        };
+        let shared_buf = shared_pads.clone();
+        pad.add_probe(
+            gst::PadProbeType::BUFFER
+                | gst::PadProbeType::BUFFER_LIST
+                | gst::PadProbeType::EVENT_DOWNSTREAM,
+            move |_pad, info| {
+                let mut s = lock(&shared_buf);
+                let tally = &mut s.streams[index];
+                match &info.data {
+                    Some(gst::PadProbeData::Buffer(buffer)) => tally.count(buffer),
+                    Some(gst::PadProbeData::BufferList(list)) => {
+                        for buffer in list.iter() {
+                            tally.count(buffer);
+                        }
+                    }
+                    Some(gst::PadProbeData::Event(event)) => {
+                        if let gst::EventView::Caps(c) = event.view() {
+                            tally.caps = Some(c.caps_owned());
+                        }
+                    }
+                    _ => {}
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+        let Ok(sink) = gst::ElementFactory::make("fakesink")
+            .property("sync", false)
+            .property("async", false)
+            .property("enable-last-sample", false)
+            .build()
+        else {
+            return;
+        };
+        if pipeline.add(&sink).is_ok() {
+            if let Some(sinkpad) = sink.static_pad("sink") {
+                let _ = pad.link(&sinkpad);
+            }
+            let _ = sink.sync_state_with_parent();
+        }
+    });
+
+    if pipeline.add(&demux).is_err() || typefind.link(&demux).is_err() {
+        lock(shared).stop = Some(MediaError::Internal {
+            file: file.to_string(),
+            message: format!("the demuxer for {name} would not link"),
+        });
+        return;
+    }
+    let _ = demux.sync_state_with_parent();
+}

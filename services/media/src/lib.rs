@@ -1,0 +1,28 @@
+//! GStreamer measurements of media files. Knows nothing of rules or queues:
+//! it answers "what is in this file", and the stages judge it.
+//!
+//! - [`measure`]: the facts of a raw take, from Discoverer plus one demux-only
+//!   pass over every frame (no decoding).
+
+mod codec;
+mod demux;
+mod discover;
+pub mod error;
+mod measure;
+
+pub use error::MediaError;
+pub use measure::{measure, MeasureOptions, Measurement};
+
+/// Initialises GStreamer once per process. Safe to call many times.
+pub fn init() -> Result<(), MediaError> {
+    static INIT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    INIT.get_or_init(|| {
+        gstreamer::init().map_err(|e| e.to_string())?;
+        Ok(())
+    })
+    .clone()
+    .map_err(|message| MediaError::Internal {
+        file: "-".into(),
+        message: format!("GStreamer failed to initialise: {message}"),
+    })
+}

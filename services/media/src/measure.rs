@@ -1,0 +1,351 @@
+//! Measuring a take: Discoverer (stream facts after parsers) and the demux
+//! pass (every frame counted) run side by side, then their facts are merged.
+
+use crate::codec;
+use crate::demux::{self, StreamTally};
+use crate::discover::{self, Discovered};
+use crate::error::MediaError;
+use gstreamer as gst;
+use moocpipe_proto::{AudioFacts, Fraction, Interlacing, StreamCounts, VideoFacts};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Discoverer reads only headers and the first frames: it needs seconds, not minutes.
+const DISCOVERER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How a measurement runs.
+#[derive(Debug, Clone)]
+pub struct MeasureOptions {
+    /// Time bound for one file; past it the check fails with a timeout error.
+    pub timeout: Duration,
+}
+
+impl Default for MeasureOptions {
+    fn default() -> Self {
+        // A 50 GB take read at ~200 MB/s needs about 4 minutes.
+        MeasureOptions {
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Everything measured about a media file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    pub size_bytes: u64,
+    /// Container format in words, e.g. "QuickTime", "MP4", "MXF", "Matroska".
+    pub container: String,
+    pub duration_seconds: Option<f64>,
+    pub streams: StreamCounts,
+    pub video: Vec<VideoFacts>,
+    pub audio: Vec<AudioFacts>,
+    pub warnings: Vec<String>,
+}
+
+/// Measures the file at `path`; `file` is the name errors and warnings use.
+/// Only reads the file. `progress` gets the fraction of the demux pass done.
+pub fn measure(
+    file: &str,
+    path: &Path,
+    options: &MeasureOptions,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Measurement, MediaError> {
+    let size_bytes = preflight(file, path)?;
+    crate::init()?;
+    let started = Instant::now();
+    let deadline = started + options.timeout;
+    let absolute = std::fs::canonicalize(path).map_err(|e| MediaError::from_io(file, &e))?;
+    let timeout_secs = options.timeout.as_secs();
+
+    // Discoverer runs beside the pass. On some broken files its synchronous
+    // call never returns before its own time bound, so it gets a short bound
+    // and is only waited for when the pass succeeded; otherwise the thread is
+    // left to end by itself.
+    let discoverer = {
+        let (name, absolute) = (file.to_string(), absolute.clone());
+        let bound = options.timeout.min(DISCOVERER_TIMEOUT);
+        std::thread::Builder::new()
+            .name("discoverer".into())
+            .spawn(move || {
+                discover::run(
+                    &name,
+                    &absolute,
+                    gst::ClockTime::from_mseconds(bound.as_millis() as u64),
+                )
+            })
+            .map_err(|e| MediaError::Internal {
+                file: file.to_string(),
+                message: format!("cannot start the Discoverer thread: {e}"),
+            })?
+    };
+    let pass = demux::run(file, &absolute, deadline, timeout_secs, progress)?;
+    let discovered = discoverer.join().unwrap_or_else(|_| {
+        Err(MediaError::Internal {
+            file: file.to_string(),
+            message: "the Discoverer thread panicked".into(),
+        })
+    });
+    let mut warnings = Vec::new();
+    let discovered = match discovered {
+        Ok(d) => d,
+        Err(e) => {
+            warnings.push(format!("GStreamer Discoverer could not read the file ({e}); facts come from the demuxer alone"));
+            Discovered::default()
+        }
+    };
+    tracing::debug!(
+        file,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "measured"
+    );
+    merge(file, path, size_bytes, pass, discovered, warnings)
+}
+
+/// Refuses what is not a readable, non-empty regular file before GStreamer
+/// sees it (a FIFO would block a reader forever).
+fn preflight(file: &str, path: &Path) -> Result<u64, MediaError> {
+    let meta = std::fs::metadata(path).map_err(|e| MediaError::from_io(file, &e))?;
+    let file_type = meta.file_type();
+    if !file_type.is_file() {
+        let what = if file_type.is_dir() {
+            "a directory"
+        } else {
+            "a device, FIFO or socket"
+        };
+        return Err(MediaError::NotAFile {
+            file: file.to_string(),
+            what,
+        });
+    }
+    if meta.len() == 0 {
+        return Err(MediaError::Empty {
+            file: file.to_string(),
+        });
+    }
+    std::fs::File::open(path).map_err(|e| MediaError::from_io(file, &e))?;
+    Ok(meta.len())
+}
+
+#[derive(PartialEq)]
+enum Kind {
+    Video,
+    Audio,
+    Other,
+}
+
+fn kind_of(tally: &StreamTally) -> Kind {
+    let name = tally
+        .caps
+        .as_ref()
+        .and_then(|c| c.structure(0))
+        .map(|s| s.name().to_string())
+        .unwrap_or_default();
+    if name.starts_with("video/") || name == "image/jpeg" || name.starts_with("image/x-j") {
+        Kind::Video
+    } else if name.starts_with("audio/") {
+        Kind::Audio
+    } else {
+        Kind::Other
+    }
+}
+
+fn merge(
+    file: &str,
+    path: &Path,
+    size_bytes: u64,
+    pass: demux::DemuxPass,
+    discovered: Discovered,
+    mut warnings: Vec<String>,
+) -> Result<Measurement, MediaError> {
+    let container = container_name(&pass.container_caps);
+    if let Some(w) = extension_warning(path, &container) {
+        warnings.push(w);
+    }
+    check_complete(file, &pass)?;
+    let videos: Vec<&StreamTally> = pass
+        .streams
+        .iter()
+        .filter(|s| kind_of(s) == Kind::Video)
+        .collect();
+    let audios: Vec<&StreamTally> = pass
+        .streams
+        .iter()
+        .filter(|s| kind_of(s) == Kind::Audio)
+        .collect();
+    let streams = StreamCounts {
+        video: videos.len() as u32,
+        audio: audios.len() as u32,
+        other: (pass.streams.len() - videos.len() - audios.len()) as u32,
+    };
+    if videos.is_empty() {
+        let found = if pass.streams.is_empty() {
+            format!("the {container} container holds no streams")
+        } else {
+            format!(
+                "found {} audio and {} other stream(s); is this an audio file?",
+                streams.audio, streams.other
+            )
+        };
+        return Err(MediaError::NoVideoStream {
+            file: file.to_string(),
+            found,
+        });
+    }
+
+    let video: Vec<VideoFacts> = videos
+        .iter()
+        .enumerate()
+        .map(|(i, tally)| video_facts(tally, discovered.video.get(i)))
+        .collect();
+    let audio: Vec<AudioFacts> = audios
+        .iter()
+        .enumerate()
+        .map(|(i, tally)| {
+            let (parsed, depth) = discovered
+                .audio
+                .get(i)
+                .map(|(c, d)| (Some(c), *d))
+                .unwrap_or((None, 0));
+            audio_facts(tally, parsed, depth)
+        })
+        .collect();
+    if video.iter().any(|v| v.frames == 0) {
+        warnings.push("the video stream holds no frames".into());
+    }
+    let duration_seconds = discovered
+        .duration
+        .map(seconds)
+        .or_else(|| video.first().and_then(|v| v.duration_seconds));
+    Ok(Measurement {
+        size_bytes,
+        container,
+        duration_seconds,
+        streams,
+        video,
+        audio,
+        warnings,
+    })
+}
+
+/// A container whose index promises more than its frames deliver was cut
+/// short after its index was written (e.g. a MOV with the index at the front).
+fn check_complete(file: &str, pass: &demux::DemuxPass) -> Result<(), MediaError> {
+    let Some(declared) = pass.declared_duration else {
+        return Ok(());
+    };
+    let covered = pass
+        .streams
+        .iter()
+        .filter_map(|s| s.end)
+        .max()
+        .unwrap_or(gst::ClockTime::ZERO);
+    // Allow a frame or two of rounding and streams that end early.
+    let slack = gst::ClockTime::from_mseconds(250).max(declared / 50);
+    if covered + slack < declared {
+        return Err(MediaError::Truncated {
+            file: file.to_string(),
+            message: format!(
+                "the container declares {:.2} s but its frames end at {:.2} s",
+                seconds(declared),
+                seconds(covered)
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn seconds(t: gst::ClockTime) -> f64 {
+    t.nseconds() as f64 / 1e9
+}
+
+fn video_facts(tally: &StreamTally, parsed: Option<&gst::Caps>) -> VideoFacts {
+    let demuxed = tally.caps.as_ref();
+    let codec = codec::video(demuxed, parsed, &tally.head);
+    let structures = [parsed, demuxed]
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.structure(0));
+    let int = |name: &str| {
+        structures
+            .clone()
+            .find_map(|s| s.get::<i32>(name).ok())
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0)
+    };
+    let frame_rate = structures
+        .clone()
+        .find_map(|s| s.get::<gst::Fraction>("framerate").ok())
+        .filter(|f| f.numer() > 0 && f.denom() > 0)
+        .map(|f| Fraction {
+            num: f.numer(),
+            den: f.denom(),
+        });
+    let duration = tally.duration();
+    let bitrate_bps = duration
+        .filter(|d| !d.is_zero())
+        .map(|d| (tally.bytes as f64 * 8.0 / seconds(d)).round() as u64);
+    VideoFacts {
+        codec: codec.codec,
+        profile: codec.profile,
+        width: int("width"),
+        height: int("height"),
+        frame_rate,
+        // GStreamer's convention: caps without interlace-mode are progressive.
+        interlacing: codec.interlacing.unwrap_or(Interlacing::Progressive),
+        bit_depth: codec.bit_depth,
+        chroma: codec.chroma,
+        bitrate_bps,
+        bytes: tally.bytes,
+        frames: tally.frames,
+        key_frames: tally.key_frames,
+        delta_frames: tally.delta_frames,
+        duration_seconds: duration.map(seconds),
+    }
+}
+
+fn audio_facts(tally: &StreamTally, parsed: Option<&gst::Caps>, depth: u32) -> AudioFacts {
+    let codec = codec::audio(tally.caps.as_ref(), parsed, depth);
+    AudioFacts {
+        codec: codec.codec,
+        compressed: codec.compressed,
+        sample_rate: codec.sample_rate,
+        bit_depth: codec.bit_depth,
+        sample_format: codec.sample_format,
+        channels: codec.channels,
+        bytes: tally.bytes,
+        duration_seconds: tally.duration().map(seconds),
+    }
+}
+
+/// The container's name in words.
+fn container_name(caps: &gst::Caps) -> String {
+    let Some(s) = caps.structure(0) else {
+        return caps.to_string();
+    };
+    match s.name().as_str() {
+        "video/quicktime" => match s.get::<String>("variant").ok().as_deref() {
+            Some("iso") | Some("iso-fragmented") => "MP4".into(),
+            _ => "QuickTime".into(),
+        },
+        "application/mxf" => "MXF".into(),
+        "video/x-matroska" => "Matroska".into(),
+        "video/webm" => "WebM".into(),
+        "video/x-msvideo" => "AVI".into(),
+        "video/mpegts" => "MPEG-TS".into(),
+        _ => gstreamer_pbutils::pb_utils_get_codec_description(caps).to_string(),
+    }
+}
+
+/// A warning when the file's extension names another container than it holds.
+fn extension_warning(path: &Path, container: &str) -> Option<String> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    let family = match ext.as_str() {
+        "mov" | "qt" | "mp4" | "m4v" => &["QuickTime", "MP4"][..],
+        "mxf" => &["MXF"][..],
+        "mkv" | "webm" => &["Matroska", "WebM"][..],
+        "avi" => &["AVI"][..],
+        _ => return None,
+    };
+    (!family.contains(&container))
+        .then(|| format!("the file is named .{ext} but holds a {container} container"))
+}

@@ -1,0 +1,169 @@
+//! `moocpipe check`: clause-by-clause verdicts on raw takes, as a table for
+//! people or JSON Lines for machines.
+//!
+//! Exit code: 0 when every rule of every file passes; 1 when a rule fails or
+//! cannot be told; 2 when a file could not be checked. Every file is checked
+//! whatever happened to the ones before it.
+
+use clap::Args;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use moocpipe_media::MeasureOptions;
+use moocpipe_proto::{ProbeRecord, TakeVerdict, Verdict};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Raw takes to check (MOV, MP4, MXF, MKV, …).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print one JSON object per file, one per line (JSON Lines), instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Time bound for checking one file, in seconds.
+    #[arg(long, default_value_t = 600, env = "MOOCPIPE_CHECK_TIMEOUT")]
+    pub timeout: u64,
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let options = MeasureOptions {
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    };
+    let show_progress = !args.json && std::io::stderr().is_terminal();
+    let mut worst = 0u8;
+    let mut stdout = std::io::stdout().lock();
+    for path in &args.files {
+        let file = path.display().to_string();
+        let mut last_shown = -1i64;
+        let mut progress = |fraction: f64| {
+            let percent = (fraction * 100.0) as i64;
+            if show_progress && percent != last_shown {
+                last_shown = percent;
+                eprint!("\r\x1b[2Kchecking {file}: {percent:>3}%");
+            }
+        };
+        let record = moocpipe_probe::run(&file, path, &options, &mut progress);
+        if show_progress {
+            eprint!("\r\x1b[2K");
+        }
+        worst = worst.max(exit_code_of(record.verdict));
+        if args.json {
+            writeln!(stdout, "{}", serde_json::to_string(&record)?)?;
+        } else {
+            writeln!(stdout, "{}", render(&record))?;
+        }
+        stdout.flush()?;
+    }
+    Ok(ExitCode::from(worst))
+}
+
+fn exit_code_of(verdict: TakeVerdict) -> u8 {
+    match verdict {
+        TakeVerdict::Pass => 0,
+        TakeVerdict::Fail | TakeVerdict::CannotTell => 1,
+        TakeVerdict::Error => 2,
+    }
+}
+
+/// The human report of one file: a heading, the rule table, hints, warnings.
+pub fn render(record: &ProbeRecord) -> String {
+    let mut out = String::new();
+    if let Some(error) = &record.error {
+        out.push_str(&format!(
+            "✗ {} — cannot check [{}]\n  {}\n",
+            record.file, error.kind, error.message
+        ));
+        return out;
+    }
+    out.push_str(&format!("{} {}\n", mark(record.verdict), record.file));
+    out.push_str(&format!("  {}\n", summary(record)));
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["rule", "clause", "required", "measured", "verdict"]);
+    for rule in &record.rules {
+        table.add_row([
+            rule.id.as_str().to_string(),
+            rule.clause.clone(),
+            rule.required.clone(),
+            rule.measured.clone(),
+            rule.verdict.as_str().to_string(),
+        ]);
+    }
+    out.push_str(&table.to_string());
+    out.push('\n');
+    let hints: Vec<_> = record
+        .rules
+        .iter()
+        .filter_map(|r| r.hint.as_ref().map(|h| (r.id, h)))
+        .collect();
+    if !hints.is_empty() {
+        out.push_str("  What to change:\n");
+        for (id, hint) in hints {
+            out.push_str(&format!("  - {id}: {hint}\n"));
+        }
+    }
+    for warning in &record.warnings {
+        out.push_str(&format!("  warning: {warning}\n"));
+    }
+    let failed = record
+        .rules
+        .iter()
+        .filter(|r| r.verdict == Verdict::Fail)
+        .count();
+    let unknown = record
+        .rules
+        .iter()
+        .filter(|r| r.verdict == Verdict::CannotTell)
+        .count();
+    out.push_str(&format!(
+        "  verdict: {} ({} of {} rules pass, {failed} fail, {unknown} cannot tell)\n",
+        record.verdict.as_str().to_uppercase(),
+        record.rules.len() - failed - unknown,
+        record.rules.len()
+    ));
+    out
+}
+
+fn mark(verdict: TakeVerdict) -> &'static str {
+    match verdict {
+        TakeVerdict::Pass => "✓",
+        TakeVerdict::Fail | TakeVerdict::Error => "✗",
+        TakeVerdict::CannotTell => "?",
+    }
+}
+
+/// One line of facts: container, codec, size, rate, duration, audio.
+fn summary(record: &ProbeRecord) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) = &record.container {
+        parts.push(c.clone());
+    }
+    if let Some(v) = &record.video {
+        let rate = v
+            .frame_rate
+            .and_then(|f| f.as_f64())
+            .map(|r| format!(" {r:.3} fps"))
+            .unwrap_or_default();
+        parts.push(format!("{} {}×{}{rate}", v.codec, v.width, v.height));
+    }
+    for a in &record.audio {
+        parts.push(format!(
+            "{} {} Hz {} ch",
+            a.codec,
+            a.sample_rate
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "?".into()),
+            a.channels
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "?".into())
+        ));
+    }
+    if let Some(d) = record.duration_seconds {
+        parts.push(format!("{d:.2} s"));
+    }
+    parts.join(" · ")
+}

@@ -1,0 +1,56 @@
+//! The probe stage: measure a raw take ([`moocpipe_media::measure`]) and judge
+//! it against the raw-footage spec ([`spec`]). Knows nothing of queues or
+//! storage: it turns a file into a [`ProbeRecord`].
+
+pub mod spec;
+
+use moocpipe_media::{MeasureOptions, MediaError};
+use moocpipe_proto::{ProbeError, ProbeRecord, SCHEMA_VERSION};
+use std::path::Path;
+
+/// Probes one file. Never fails: a file that cannot be checked yields a record
+/// with `verdict: error` and a typed `error`. Only ever reads the file.
+pub fn run(
+    file: &str,
+    path: &Path,
+    options: &MeasureOptions,
+    progress: &mut dyn FnMut(f64),
+) -> ProbeRecord {
+    let span = tracing::info_span!("probe", file);
+    let _enter = span.enter();
+    match moocpipe_media::measure(file, path, options, progress) {
+        Ok(m) => {
+            let rules = spec::evaluate(&m.video, &m.audio, m.streams);
+            tracing::info!(verdict = %ProbeRecord::verdict_of(&rules), "probed");
+            ProbeRecord {
+                schema_version: SCHEMA_VERSION,
+                file: file.to_string(),
+                verdict: ProbeRecord::verdict_of(&rules),
+                rules,
+                size_bytes: Some(m.size_bytes),
+                container: Some(m.container),
+                duration_seconds: m.duration_seconds,
+                streams: m.streams,
+                video: m.video.into_iter().next(),
+                audio: m.audio,
+                warnings: m.warnings,
+                error: None,
+            }
+        }
+        Err(e) => {
+            tracing::warn!(kind = %e.kind(), "cannot check: {e}");
+            ProbeRecord::failed(
+                file,
+                std::fs::metadata(path).ok().map(|m| m.len()),
+                error_of(&e),
+            )
+        }
+    }
+}
+
+fn error_of(e: &MediaError) -> ProbeError {
+    ProbeError {
+        kind: e.kind(),
+        message: e.to_string(),
+    }
+}

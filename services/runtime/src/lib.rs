@@ -1,0 +1,3 @@
+//! Process plumbing shared by every moocpipe role.
+
+pub mod telemetry;

@@ -1,0 +1,1 @@
+//! Test support: media made at test time, and the moocpipe binary.
