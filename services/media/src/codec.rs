@@ -1,6 +1,6 @@
 //! Codec knowledge: what a stream's caps and its first frame's header say
 //! about codec, profile, bit depth, chroma and scan. Caps come in two flavours
-//! — the demuxer's and Discoverer's (after parsers) — and the richer wins.
+//! — the demuxer's and a parser's — and the parser's win where both speak.
 
 use gstreamer as gst;
 use gstreamer_audio as gst_audio;
@@ -43,9 +43,9 @@ impl Fields<'_> {
     }
 }
 
-/// Interprets a video stream. `demuxed` are the demuxer's caps, `parsed`
-/// Discoverer's for the same stream when it had them, `head` the first bytes
-/// of the first frame.
+/// Interprets a video stream. `demuxed` are the demuxer's caps, `parsed` the
+/// parser's for the same stream when it has one, `head` the first bytes of
+/// the first frame.
 pub fn video(demuxed: Option<&gst::Caps>, parsed: Option<&gst::Caps>, head: &[u8]) -> VideoCodec {
     let fields = Fields {
         parsed: parsed.and_then(|c| c.structure(0)),
@@ -194,13 +194,9 @@ pub struct AudioCodec {
     pub channels: Option<u32>,
 }
 
-/// Interprets an audio stream; `discoverer_depth` is Discoverer's bits per
-/// sample (0 when unknown).
-pub fn audio(
-    demuxed: Option<&gst::Caps>,
-    parsed: Option<&gst::Caps>,
-    discoverer_depth: u32,
-) -> AudioCodec {
+/// Interprets an audio stream. Compressed audio has no bit depth of its own,
+/// lossless codecs included: the regulation asks for PCM.
+pub fn audio(demuxed: Option<&gst::Caps>, parsed: Option<&gst::Caps>) -> AudioCodec {
     let fields = Fields {
         parsed: parsed.and_then(|c| c.structure(0)),
         demuxed: demuxed.and_then(|c| c.structure(0)),
@@ -231,10 +227,6 @@ pub fn audio(
             channels,
         };
     }
-    let lossless = matches!(
-        name.as_str(),
-        "audio/x-flac" | "audio/x-alac" | "audio/x-wavpack" | "audio/x-true-hd"
-    );
     let codec = match name.as_str() {
         "audio/mpeg" => match fields.uint("mpegversion") {
             Some(2) | Some(4) => "AAC".to_string(),
@@ -246,7 +238,7 @@ pub fn audio(
         codec,
         compressed: true,
         sample_format: None,
-        bit_depth: (lossless && discoverer_depth > 0).then_some(discoverer_depth),
+        bit_depth: None,
         sample_rate,
         channels,
     }

@@ -1,7 +1,9 @@
-//! The demux-only pass: reads every frame of every stream through the
-//! container's demuxer (no parsing, no decoding) and tallies sizes, key and
-//! delta frames and timestamps. Memory stays flat: each frame is dropped by a
-//! fakesink as soon as it is counted.
+//! The demux pass: reads every frame of every stream through the container's
+//! demuxer and tallies sizes, key and delta frames and timestamps as the
+//! demuxer hands them out. Where GStreamer has a parser for a stream's codec
+//! (H.264, JPEG, AAC…) the frames then go through it, only so that its output
+//! caps tell profile, bit depth, chroma and scan; nothing is ever decoded.
+//! Memory stays flat: each frame is dropped by a fakesink once counted.
 
 use crate::error::MediaError;
 use gstreamer as gst;
@@ -16,7 +18,10 @@ const HEAD_BYTES: usize = 64;
 /// What the pass saw of one elementary stream.
 #[derive(Debug, Clone, Default)]
 pub struct StreamTally {
+    /// The demuxer's caps for the stream.
     pub caps: Option<gst::Caps>,
+    /// The parser's output caps, when the stream went through a parser.
+    pub parsed_caps: Option<gst::Caps>,
     pub frames: u64,
     pub key_frames: u64,
     pub delta_frames: u64,
@@ -37,7 +42,7 @@ impl StreamTally {
             self.key_frames += 1;
         }
         self.bytes += buffer.size() as u64;
-        if let Some(pts) = buffer.pts() {
+        if let Some(pts) = buffer.pts().or(buffer.dts()) {
             self.first_pts = Some(self.first_pts.map_or(pts, |f| f.min(pts)));
             let end = pts + buffer.duration().unwrap_or(gst::ClockTime::ZERO);
             self.end = Some(self.end.map_or(end, |e| e.max(end)));
@@ -155,6 +160,11 @@ pub fn run(
                 break;
             }
             Some(gst::MessageView::Error(err)) => {
+                // A callback's verdict explains the error that follows it
+                // (typefind reports not-linked when no demuxer was plugged).
+                if let Some(stop) = lock(&shared).stop.take() {
+                    return Err(stop);
+                }
                 return Err(MediaError::from_gst(
                     file,
                     &err.error(),
@@ -299,11 +309,32 @@ fn plug_demuxer(
         else {
             return;
         };
-        if pipeline.add(&sink).is_ok() {
-            if let Some(sinkpad) = sink.static_pad("sink") {
-                let _ = pad.link(&sinkpad);
+        let parser = pad.current_caps().as_ref().and_then(parser_for);
+        if let Some(parser) = &parser {
+            let shared_caps = shared_pads.clone();
+            if let Some(src) = parser.static_pad("src") {
+                src.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_pad, info| {
+                    if let Some(gst::PadProbeData::Event(event)) = &info.data {
+                        if let gst::EventView::Caps(c) = event.view() {
+                            lock(&shared_caps).streams[index].parsed_caps = Some(c.caps_owned());
+                        }
+                    }
+                    gst::PadProbeReturn::Ok
+                });
             }
-            let _ = sink.sync_state_with_parent();
+        }
+        let chain: Vec<&gst::Element> = parser.iter().chain(std::iter::once(&sink)).collect();
+        if pipeline.add_many(chain.iter().copied()).is_err() {
+            return;
+        }
+        if chain.len() == 2 {
+            let _ = chain[0].link(chain[1]);
+        }
+        if let Some(sinkpad) = chain[0].static_pad("sink") {
+            let _ = pad.link(&sinkpad);
+        }
+        for element in chain.iter().rev() {
+            let _ = element.sync_state_with_parent();
         }
     });
 
@@ -315,4 +346,22 @@ fn plug_demuxer(
         return;
     }
     let _ = demux.sync_state_with_parent();
+}
+
+/// A parser for a coded stream, never for raw audio or video (which needs
+/// none) and never anything that decodes.
+fn parser_for(caps: &gst::Caps) -> Option<gst::Element> {
+    let name = caps.structure(0)?.name();
+    if name == "audio/x-raw" || name == "video/x-raw" {
+        return None;
+    }
+    let mut factories: Vec<gst::ElementFactory> = gst::ElementFactory::factories_with_type(
+        gst::ElementFactoryType::PARSER,
+        gst::Rank::MARGINAL,
+    )
+    .into_iter()
+    .filter(|f| !f.klass().contains("Decoder") && f.can_sink_any_caps(caps))
+    .collect();
+    factories.sort_by_key(|f| std::cmp::Reverse(f.rank()));
+    factories.first().and_then(|f| f.create().build().ok())
 }

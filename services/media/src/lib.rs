@@ -1,12 +1,11 @@
 //! GStreamer measurements of media files. Knows nothing of rules or queues:
 //! it answers "what is in this file", and the stages judge it.
 //!
-//! - [`measure`]: the facts of a raw take, from Discoverer plus one demux-only
-//!   pass over every frame (no decoding).
+//! - [`measure`]: the facts of a raw take, from one demux pass over every
+//!   frame (parsers where they exist for caps, never a decoder).
 
 mod codec;
 mod demux;
-mod discover;
 pub mod error;
 mod measure;
 

@@ -305,7 +305,7 @@ fn audio_bit_depth(audio: &[AudioFacts]) -> RuleResult {
     }
     let measured = per_stream(audio, |a| match (a.bit_depth, a.compressed) {
         (Some(bits), false) => format!("{bits}-bit {}", a.codec),
-        (Some(bits), true) => format!("{bits}-bit {} (lossless)", a.codec),
+        (Some(bits), true) => format!("{bits}-bit {}", a.codec),
         (None, true) => format!("compressed {} (no bit depth)", a.codec),
         (None, false) => format!("{} of unknown bit depth", a.codec),
     });

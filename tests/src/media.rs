@@ -1,0 +1,358 @@
+//! Test media, made at test time by recipe and cached under
+//! `target/test-media/` (or `$MOOCPIPE_TEST_MEDIA`). A recipe is the exact
+//! command that makes the file; the cache key is a hash of it, so changing a
+//! recipe makes a new file. Files are written to a temporary name and renamed,
+//! so parallel tests never see half a file.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The folder test media are cached in.
+pub fn cache_dir() -> PathBuf {
+    let dir = std::env::var_os("MOOCPIPE_TEST_MEDIA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let profile = profile_dir();
+            profile.parent().unwrap_or(&profile).join("test-media")
+        });
+    std::fs::create_dir_all(&dir).expect("create the test media cache");
+    dir
+}
+
+/// The cargo profile folder (`target/debug`) this test binary was built into.
+pub fn profile_dir() -> PathBuf {
+    // target/<profile>/deps/<test-binary>
+    let exe = std::env::current_exe().expect("current test binary");
+    exe.ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .expect("test binary lives in target/<profile>/deps")
+}
+
+enum Tool {
+    GstLaunch,
+    Ffmpeg,
+}
+
+/// Makes (once) the file of a recipe and returns its path.
+fn cached(name: &str, ext: &str, tool: Tool, recipe: &str) -> PathBuf {
+    let mut hasher = DefaultHasher::new();
+    recipe.hash(&mut hasher);
+    let path = cache_dir().join(format!("{name}-{:016x}.{ext}", hasher.finish()));
+    if path.exists() {
+        return path;
+    }
+    let tmp = path.with_extension(format!("{}.{ext}", std::process::id()));
+    let tmp_str = tmp.to_string_lossy().to_string();
+    let mut cmd = match tool {
+        Tool::GstLaunch => {
+            // gst-launch quotes an argument that holds spaces: one word per argument.
+            let mut c = Command::new("gst-launch-1.0");
+            c.arg("-q");
+            c.args(
+                recipe
+                    .split_whitespace()
+                    .map(|a| a.replace("{out}", &tmp_str)),
+            );
+            c
+        }
+        Tool::Ffmpeg => {
+            let mut c = Command::new("ffmpeg");
+            c.args(["-v", "error", "-y"]);
+            c.args(
+                recipe
+                    .split_whitespace()
+                    .map(|a| a.replace("{out}", &tmp_str)),
+            );
+            c
+        }
+    };
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the generator for {name}: {e}"));
+    assert!(
+        out.status.success() && tmp.exists(),
+        "making {name} failed: {}\nrecipe: {recipe}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::rename(&tmp, &path).expect("publish generated media");
+    path
+}
+
+/// A 10-bit 4:2:2 test picture at the given size and rate.
+fn picture(frames: u32, width: u32, height: u32, fps: &str) -> String {
+    format!(
+        "videotestsrc num-buffers={frames} pattern=smpte ! video/x-raw,width={width},height={height},framerate={fps},format=I422_10LE"
+    )
+}
+
+/// One second of tone.
+fn tone(rate: u32, channels: u32, format: &str) -> String {
+    format!(
+        "audiotestsrc num-buffers=25 samplesperbuffer={} ! audio/x-raw,rate={rate},channels={channels},format={format}",
+        rate / 25
+    )
+}
+
+const PRORES_HQ: &str = "avenc_prores_ks profile=hq threads=0";
+
+/// 1 s of ProRes 422 HQ 1920×1080 25p, video only (fails take.streams).
+pub fn prores_hq_video_only() -> PathBuf {
+    cached(
+        "prores-hq-video-only",
+        "mov",
+        Tool::GstLaunch,
+        &format!(
+            "qtmux name=mux ! filesink location={{out}} {} ! {PRORES_HQ} ! mux.",
+            picture(25, 1920, 1080, "25/1")
+        ),
+    )
+}
+
+/// The ProRes HQ video above with the given extra tracks added (remuxed, not
+/// re-encoded). Each track is a pipeline fragment ending in its muxer pad,
+/// e.g. `… ! mux.audio_0` (qtmux links an unnamed request pad before caps
+/// are known, and picks the wrong one).
+fn prores_hq_with(name: &str, tracks: &[String]) -> PathBuf {
+    let base = prores_hq_video_only();
+    let mut recipe = format!(
+        "qtmux name=mux ! filesink location={{out}} filesrc location={} ! qtdemux ! video/x-prores ! queue ! mux.video_0",
+        base.display()
+    );
+    for t in tracks {
+        recipe.push(' ');
+        recipe.push_str(t);
+    }
+    cached(name, "mov", Tool::GstLaunch, &recipe)
+}
+
+/// One second of tone into qtmux's audio pad `n`.
+fn tone_track(n: u32, rate: u32, channels: u32, format: &str) -> String {
+    format!("{} ! mux.audio_{n}", tone(rate, channels, format))
+}
+
+/// A compliant take: ProRes 422 HQ 1080p25 with 48 kHz 24-bit stereo PCM, in MOV.
+pub fn compliant_prores_mov() -> PathBuf {
+    prores_hq_with("compliant-prores", &[tone_track(0, 48_000, 2, "S24LE")])
+}
+
+pub fn prores_pcm_44k() -> PathBuf {
+    prores_hq_with("prores-pcm-44k", &[tone_track(0, 44_100, 2, "S24LE")])
+}
+
+pub fn prores_pcm_16bit() -> PathBuf {
+    prores_hq_with("prores-pcm-16bit", &[tone_track(0, 48_000, 2, "S16LE")])
+}
+
+/// 32-bit float PCM (ffmpeg: qtmux 1.22 takes no float audio).
+pub fn prores_pcm_float() -> PathBuf {
+    let base = prores_hq_video_only();
+    cached(
+        "prores-pcm-float",
+        "mov",
+        Tool::Ffmpeg,
+        &format!(
+            "-i {} -f lavfi -i sine=sample_rate=48000 -t 1 -map 0:v -map 1:a -c:v copy -c:a pcm_f32le -ac 2 {{out}}",
+            base.display()
+        ),
+    )
+}
+
+pub fn prores_pcm_mono() -> PathBuf {
+    prores_hq_with("prores-pcm-mono", &[tone_track(0, 48_000, 1, "S24LE")])
+}
+
+/// Two mono tracks, as field recorders write them.
+pub fn prores_two_mono_tracks() -> PathBuf {
+    prores_hq_with(
+        "prores-two-mono",
+        &[
+            tone_track(0, 48_000, 1, "S24LE"),
+            tone_track(1, 48_000, 1, "S24LE"),
+        ],
+    )
+}
+
+/// Two video streams and one audio stream.
+pub fn prores_two_video_streams() -> PathBuf {
+    let base = prores_hq_video_only();
+    let second = format!(
+        "filesrc location={} ! qtdemux ! video/x-prores ! queue ! mux.video_1",
+        base.display()
+    );
+    prores_hq_with(
+        "prores-two-video",
+        &[second, tone_track(0, 48_000, 2, "S24LE")],
+    )
+}
+
+/// A freshly encoded ProRes HQ take of another size or rate, with compliant audio.
+fn prores_hq_custom(name: &str, frames: u32, width: u32, height: u32, fps: &str) -> PathBuf {
+    cached(
+        name,
+        "mov",
+        Tool::GstLaunch,
+        &format!(
+            "qtmux name=mux ! filesink location={{out}} {} ! {PRORES_HQ} ! mux. {} ! mux.",
+            picture(frames, width, height, fps),
+            tone(48_000, 2, "S24LE")
+        ),
+    )
+}
+
+pub fn prores_720p() -> PathBuf {
+    prores_hq_custom("prores-720p", 25, 1280, 720, "25/1")
+}
+
+pub fn prores_15fps() -> PathBuf {
+    prores_hq_custom("prores-15fps", 15, 1920, 1080, "15/1")
+}
+
+pub fn prores_23_976() -> PathBuf {
+    prores_hq_custom("prores-23976", 24, 1920, 1080, "24000/1001")
+}
+
+/// ProRes 422 (standard, Anatoliy's encoder): about 40 Mbit/s on the test picture.
+pub fn prores_standard_low_rate() -> PathBuf {
+    cached(
+        "prores-standard-low-rate",
+        "mov",
+        Tool::GstLaunch,
+        &format!(
+            "qtmux name=mux ! filesink location={{out}} {} ! avenc_prores_aw ! mux. {} ! mux.",
+            picture(25, 1920, 1080, "25/1"),
+            tone(48_000, 2, "S24LE")
+        ),
+    )
+}
+
+/// 1080i: interlaced ProRes HQ (ffmpeg: GStreamer 1.22's encoder writes no interlaced ProRes).
+pub fn prores_interlaced() -> PathBuf {
+    cached(
+        "prores-1080i",
+        "mov",
+        Tool::Ffmpeg,
+        "-f lavfi -i smptebars=s=1920x1080:r=25 -f lavfi -i sine=sample_rate=48000 -t 1 \
+         -c:v prores_ks -profile:v hq -flags +ildct+ilme -top 1 -pix_fmt yuv422p10le \
+         -c:a pcm_s24le -ac 2 {out}",
+    )
+}
+
+/// H.264 with a key frame every 10 frames, PCM audio, in MOV.
+pub fn h264_long_gop_mov() -> PathBuf {
+    cached(
+        "h264-long-gop",
+        "mov",
+        Tool::GstLaunch,
+        &format!(
+            "qtmux name=mux ! filesink location={{out}} videotestsrc num-buffers=25 pattern=smpte ! video/x-raw,width=1920,height=1080,framerate=25/1,format=I420 ! x264enc key-int-max=10 bitrate=60000 speed-preset=ultrafast ! mux. {} ! mux.",
+            tone(48_000, 2, "S24LE")
+        ),
+    )
+}
+
+/// All-intra H.264 with AAC audio in MP4.
+pub fn h264_all_intra_aac_mp4() -> PathBuf {
+    cached(
+        "h264-all-intra-aac",
+        "mp4",
+        Tool::GstLaunch,
+        "mp4mux name=mux ! filesink location={out} videotestsrc num-buffers=25 pattern=smpte ! video/x-raw,width=1920,height=1080,framerate=25/1,format=I420 ! x264enc key-int-max=1 bitrate=80000 speed-preset=ultrafast ! mux. audiotestsrc num-buffers=25 samplesperbuffer=1920 ! audio/x-raw,rate=48000,channels=2 ! avenc_aac ! mux.",
+    )
+}
+
+/// DNxHD 185 Mbit/s 8-bit (CID 1238) with PCM in MXF.
+pub fn dnxhd_mxf() -> PathBuf {
+    cached(
+        "dnxhd",
+        "mxf",
+        Tool::GstLaunch,
+        &format!(
+            "mxfmux name=mux ! filesink location={{out}} videotestsrc num-buffers=25 pattern=smpte ! video/x-raw,width=1920,height=1080,framerate=25/1,format=Y42B ! avenc_dnxhd bitrate=185000000 ! mux. {} ! mux.",
+            tone(48_000, 2, "S24LE")
+        ),
+    )
+}
+
+/// DNxHR HQ with PCM in MOV (ffmpeg: GStreamer 1.22 cannot mux DNxHR into MOV).
+pub fn dnxhr_mov() -> PathBuf {
+    cached(
+        "dnxhr-hq",
+        "mov",
+        Tool::Ffmpeg,
+        "-f lavfi -i smptebars=s=1920x1080:r=25 -f lavfi -i sine=sample_rate=48000 -t 1 \
+         -c:v dnxhd -profile:v dnxhr_hq -pix_fmt yuv422p -c:a pcm_s24le -ac 2 {out}",
+    )
+}
+
+/// Motion JPEG with PCM in Matroska.
+pub fn mjpeg_mkv() -> PathBuf {
+    cached(
+        "mjpeg",
+        "mkv",
+        Tool::GstLaunch,
+        &format!(
+            "matroskamux name=mux ! filesink location={{out}} videotestsrc num-buffers=25 pattern=smpte ! video/x-raw,width=1920,height=1080,framerate=25/1,format=I420 ! jpegenc quality=95 ! mux. {} ! mux.",
+            tone(48_000, 2, "S24LE")
+        ),
+    )
+}
+
+/// Uncompressed RGB 5-5-5 (5 bits per component) in MOV (ffmpeg: qtmux takes no 15-bit RGB).
+pub fn rgb555_mov() -> PathBuf {
+    cached(
+        "rgb555",
+        "mov",
+        Tool::Ffmpeg,
+        "-f lavfi -i testsrc2=s=1920x1080:r=25 -f lavfi -i sine=sample_rate=48000 -t 0.4 \
+         -c:v rawvideo -pix_fmt rgb555be -c:a pcm_s24le -ac 2 {out}",
+    )
+}
+
+/// A WAV file: audio only.
+pub fn wav_audio_only() -> PathBuf {
+    cached(
+        "audio-only",
+        "wav",
+        Tool::GstLaunch,
+        &format!(
+            "{} ! wavenc ! filesink location={{out}}",
+            tone(48_000, 2, "S24LE")
+        ),
+    )
+}
+
+/// A MOV holding only an audio track.
+pub fn mov_audio_only() -> PathBuf {
+    cached(
+        "audio-only",
+        "mov",
+        Tool::GstLaunch,
+        &format!(
+            "qtmux name=mux ! filesink location={{out}} {} ! mux.",
+            tone(48_000, 2, "S24LE")
+        ),
+    )
+}
+
+/// The compliant take with its index at the front (faststart), so that
+/// truncating it keeps the index but loses frames.
+pub fn compliant_faststart_mov() -> PathBuf {
+    let base = compliant_prores_mov();
+    cached(
+        "compliant-faststart",
+        "mov",
+        Tool::Ffmpeg,
+        &format!("-i {} -c copy -movflags +faststart {{out}}", base.display()),
+    )
+}
+
+/// Copies the first `len` bytes of `src` into `dir/name`.
+pub fn truncated_copy(src: &Path, len: usize, dir: &Path, name: &str) -> PathBuf {
+    let bytes = std::fs::read(src).expect("read source media");
+    let out = dir.join(name);
+    std::fs::write(&out, &bytes[..len.min(bytes.len())]).expect("write truncated copy");
+    out
+}
