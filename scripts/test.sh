@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs what is missing,
+# then runs formatting and lint checks and every test (unit, schema, and the
+# end-to-end tests that run real GStreamer pipelines on media generated at
+# test time). Idempotent.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$MOOCPIPE_ROOT"
+
+say "system packages (GStreamer 1.22, plugins, ffmpeg, mediainfo)"
+bash scripts/install-deps.sh
+require_rust
+# Lint and format checks need the components; rustup installs them where missing.
+if command -v rustup >/dev/null 2>&1; then
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+fi
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
+say "build (the end-to-end tests run the moocpipe binary)"
+cargo build --locked --workspace --bins
+
+say "cargo test"
+cargo test --locked --workspace
