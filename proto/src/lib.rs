@@ -4,14 +4,20 @@
 //! fails when they drift apart.
 
 pub mod probe;
+pub mod report;
 pub mod rules;
 pub mod schema;
+pub mod take;
+pub mod transcode;
 
 pub use probe::{
     AudioFacts, ErrorKind, Fraction, Interlacing, ProbeError, ProbeRecord, StreamCounts,
     TakeVerdict, VideoFacts,
 };
+pub use report::{LessonSegments, ModuleSegments, SegmentReport, SegmentTake};
 pub use rules::{RuleId, RuleResult, Verdict};
+pub use take::{Sidecar, TakeKind, TakeRef};
+pub use transcode::{EncodeSettings, HlsPackage, Rendition, TranscodeRecord};
 
 /// Version of every record and message schema in this crate. Bump it on any
 /// change a reader of an older version could misread.

@@ -51,6 +51,32 @@ pub enum RuleId {
     AudioChannels,
     #[serde(rename = "take.streams")]
     TakeStreams,
+    #[serde(rename = "rendition.bitrate")]
+    RenditionBitrate,
+    #[serde(rename = "rendition.resolution")]
+    RenditionResolution,
+    #[serde(rename = "rendition.frame_rate")]
+    RenditionFrameRate,
+    #[serde(rename = "rendition.duration")]
+    RenditionDuration,
+    #[serde(rename = "rendition.audio")]
+    RenditionAudio,
+    #[serde(rename = "rendition.faststart")]
+    RenditionFaststart,
+    #[serde(rename = "course.modules")]
+    CourseModules,
+    #[serde(rename = "module.lessons")]
+    ModuleLessons,
+    #[serde(rename = "lesson.video_min")]
+    LessonVideoMin,
+    #[serde(rename = "module.video_total")]
+    ModuleVideoTotal,
+    #[serde(rename = "course.hours")]
+    CourseHours,
+    #[serde(rename = "promo.max")]
+    PromoMax,
+    #[serde(rename = "closing.message")]
+    ClosingMessage,
 }
 
 impl RuleId {
@@ -67,6 +93,27 @@ impl RuleId {
         RuleId::TakeStreams,
     ];
 
+    /// The checks every rendition gets after encoding (clause 9.1.4).
+    pub const RENDITION: [RuleId; 6] = [
+        RuleId::RenditionBitrate,
+        RuleId::RenditionResolution,
+        RuleId::RenditionFrameRate,
+        RuleId::RenditionDuration,
+        RuleId::RenditionAudio,
+        RuleId::RenditionFaststart,
+    ];
+
+    /// The course-structure rules (clauses 8.1–8.6, F-01, F-08), in report order.
+    pub const COURSE: [RuleId; 7] = [
+        RuleId::CourseModules,
+        RuleId::ModuleLessons,
+        RuleId::LessonVideoMin,
+        RuleId::ModuleVideoTotal,
+        RuleId::CourseHours,
+        RuleId::PromoMax,
+        RuleId::ClosingMessage,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RuleId::VideoBitDepth => "video.bit_depth",
@@ -78,6 +125,19 @@ impl RuleId {
             RuleId::AudioBitDepth => "audio.bit_depth",
             RuleId::AudioChannels => "audio.channels",
             RuleId::TakeStreams => "take.streams",
+            RuleId::RenditionBitrate => "rendition.bitrate",
+            RuleId::RenditionResolution => "rendition.resolution",
+            RuleId::RenditionFrameRate => "rendition.frame_rate",
+            RuleId::RenditionDuration => "rendition.duration",
+            RuleId::RenditionAudio => "rendition.audio",
+            RuleId::RenditionFaststart => "rendition.faststart",
+            RuleId::CourseModules => "course.modules",
+            RuleId::ModuleLessons => "module.lessons",
+            RuleId::LessonVideoMin => "lesson.video_min",
+            RuleId::ModuleVideoTotal => "module.video_total",
+            RuleId::CourseHours => "course.hours",
+            RuleId::PromoMax => "promo.max",
+            RuleId::ClosingMessage => "closing.message",
         }
     }
 
@@ -93,6 +153,20 @@ impl RuleId {
             RuleId::AudioBitDepth => "9.2.2",
             RuleId::AudioChannels => "9.2.3",
             RuleId::TakeStreams => "9.3",
+            RuleId::RenditionBitrate
+            | RuleId::RenditionResolution
+            | RuleId::RenditionFrameRate
+            | RuleId::RenditionAudio
+            | RuleId::RenditionFaststart => "9.1.4",
+            // Not a clause of the regulation: the rendition must be the whole lecture.
+            RuleId::RenditionDuration => "9.1.4 (whole take)",
+            RuleId::CourseModules => "8.1",
+            RuleId::ModuleLessons => "8.3",
+            RuleId::LessonVideoMin => "8.4, 8.5, F-01 item 20",
+            RuleId::ModuleVideoTotal => "8.4",
+            RuleId::CourseHours => "8.6",
+            RuleId::PromoMax => "F-01 item 14",
+            RuleId::ClosingMessage => "F-08",
         }
     }
 }

@@ -28,7 +28,11 @@ fn committed_schemas_match_the_types() {
 
 #[test]
 fn rule_ids_serialise_as_in_the_regulation() {
-    for id in moocpipe_proto::RuleId::RAW_SPEC {
+    let all = moocpipe_proto::RuleId::RAW_SPEC
+        .into_iter()
+        .chain(moocpipe_proto::RuleId::RENDITION)
+        .chain(moocpipe_proto::RuleId::COURSE);
+    for id in all {
         let json = serde_json::to_string(&id).expect("serialise");
         assert_eq!(json, format!("\"{}\"", id.as_str()));
         let back: moocpipe_proto::RuleId = serde_json::from_str(&json).expect("parse");

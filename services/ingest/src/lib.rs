@@ -1,0 +1,1 @@
+//! Finding raw takes and placing them in their course.
