@@ -1,0 +1,472 @@
+//! Finding takes on the file system: walking course folders, placing single
+//! take files, reading their sidecars and metadata.
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File, Metadata};
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use moocpipe_proto::{Sidecar, TakeRef};
+
+use crate::layout::{self, Placement};
+use crate::sidecar::read_sidecar;
+use crate::{has_take_extension, local_take_id, LayoutError};
+
+/// What [`discover`] found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Every take placed, with its absolute source path, sorted by key.
+    pub takes: Vec<(TakeRef, PathBuf)>,
+    /// One error per path that does not fit the convention, in the order met
+    /// (paths in the order given; within a course folder, in name order).
+    pub errors: Vec<LayoutError>,
+    /// Files in course folders that are neither takes nor sidecars, and
+    /// symlinked folders not followed because they were already walked
+    /// (absolute paths, sorted). Hidden files are not listed.
+    pub ignored: Vec<PathBuf>,
+}
+
+/// Finds every take under `paths`, each a take file or a course folder (see
+/// the crate docs for the convention). Returns the takes found, sorted by
+/// key; one error per path that does not fit; and the files ignored. Errors
+/// name paths as given (joined with the names below a given folder); sources
+/// and ignored paths are absolute.
+pub fn discover(paths: &[PathBuf]) -> Discovery {
+    let mut found = Discovery::default();
+    for path in paths {
+        match fs::metadata(path) {
+            Err(err) => found.errors.push(LayoutError::from_io(path, &err)),
+            Ok(meta) if meta.is_dir() => walk_course(path, &mut found),
+            Ok(_) => match place(path) {
+                Ok(take) => found.takes.push(take),
+                Err(err) => found.errors.push(err),
+            },
+        }
+    }
+    settle(&mut found);
+    found
+}
+
+/// Places one take file in its course, from its own path: its parent is the
+/// lesson folder, the grandparent the module and the great-grandparent the
+/// course; or, when the parent is `promo` or `closing`, the grandparent is the
+/// course. Returns the take and its absolute path.
+pub fn place(file: &Path) -> Result<(TakeRef, PathBuf), LayoutError> {
+    let abs = absolute(file).map_err(|err| LayoutError::from_io(file, &err))?;
+    let meta = fs::metadata(&abs).map_err(|err| LayoutError::from_io(file, &err))?;
+    check_take_file(file, &abs, &meta)?;
+    let names = normal_names(&abs).ok_or_else(|| LayoutError::NotUtf8 {
+        path: file.to_path_buf(),
+    })?;
+    // names: every folder from the root down, then the file name.
+    let n = names.len();
+    let below_course = match n.checked_sub(2).and_then(|i| names.get(i)) {
+        Some(parent) if layout::special_folder(parent).is_some() => 2,
+        _ => 3,
+    };
+    let Some(course_index) = n.checked_sub(below_course + 1) else {
+        return Err(LayoutError::Misplaced {
+            path: file.to_path_buf(),
+            reason: "there are too few folders above the take to name its course".to_string(),
+        });
+    };
+    let course = names[course_index];
+    let rel = &names[course_index + 1..];
+    place_at(file, &abs, &meta, course, rel).map_err(|err| match err {
+        LayoutError::Misplaced { path, reason } => LayoutError::Misplaced {
+            path,
+            reason: format!("{reason} ({SINGLE_FILE_RULE})"),
+        },
+        other => other,
+    })
+}
+
+/// How a single take file is placed, added to its layout errors.
+const SINGLE_FILE_RULE: &str = "a take given alone is placed by its folders: parent = lesson, \
+     grandparent = module, great-grandparent = course; or parent = promo or closing, \
+     grandparent = course";
+
+/// The file checks shared by [`place`] and the walk: a regular file (after
+/// symlinks) with a take extension.
+fn check_take_file(shown: &Path, abs: &Path, meta: &Metadata) -> Result<(), LayoutError> {
+    let not_a_take = |found: String| LayoutError::NotATake {
+        path: shown.to_path_buf(),
+        found,
+    };
+    if !meta.is_file() {
+        return Err(not_a_take(describe_non_file(meta)));
+    }
+    if !has_take_extension(abs) {
+        let found = match abs.extension() {
+            Some(ext) => format!("extension '.{}'", ext.to_string_lossy()),
+            None => "no extension".to_string(),
+        };
+        return Err(not_a_take(found));
+    }
+    Ok(())
+}
+
+/// Places a take whose path below its course folder `course` is `rel` (folder
+/// names, then the file name). `shown` is its path as the caller gave it,
+/// `abs` its absolute path; `meta` its metadata (symlinks followed).
+fn place_at(
+    shown: &Path,
+    abs: &Path,
+    meta: &Metadata,
+    course: &str,
+    rel: &[&str],
+) -> Result<(TakeRef, PathBuf), LayoutError> {
+    let placement = layout::classify(rel).map_err(|reason| LayoutError::Misplaced {
+        path: shown.to_path_buf(),
+        reason,
+    })?;
+    let source = abs.to_str().ok_or_else(|| LayoutError::NotUtf8 {
+        path: shown.to_path_buf(),
+    })?;
+    let stem = abs
+        .file_stem()
+        .and_then(OsStr::to_str)
+        .ok_or_else(|| LayoutError::NotUtf8 {
+            path: shown.to_path_buf(),
+        })?;
+    // Readable by us, not only listed: the probe stage will open it.
+    File::open(abs).map_err(|err| LayoutError::from_io(shown, &err))?;
+    check_unique_stem(shown, abs, stem)?;
+
+    let sidecar_name = format!("{stem}.json");
+    let sidecar_shown = shown.with_file_name(&sidecar_name);
+    let sidecar = read_sidecar(&sidecar_shown, &abs.with_file_name(&sidecar_name))?;
+    let sidecar = sidecar.unwrap_or_default();
+    check_kind(&sidecar_shown, &sidecar, &placement)?;
+
+    let key = format!("{course}/{}", rel.join("/"));
+    let mtime_ns = mtime_ns(meta).map_err(|err| LayoutError::from_io(shown, &err))?;
+    let size_bytes = meta.len();
+    let title = layout::title(&sidecar, &placement, stem);
+    let Placement {
+        kind,
+        module,
+        module_name,
+        lesson,
+        lesson_name,
+    } = placement;
+    let take = TakeRef {
+        take_id: local_take_id(&key, size_bytes, mtime_ns),
+        source: source.to_string(),
+        key,
+        course: course.to_string(),
+        kind,
+        module,
+        module_name,
+        lesson,
+        lesson_name,
+        take: stem.to_string(),
+        title,
+        sidecar,
+        size_bytes,
+    };
+    Ok((take, abs.to_path_buf()))
+}
+
+/// A sidecar's `kind`, when present, confirms the folder; it never moves a take.
+fn check_kind(
+    sidecar_path: &Path,
+    sidecar: &Sidecar,
+    placement: &Placement,
+) -> Result<(), LayoutError> {
+    match sidecar.kind {
+        Some(kind) if kind != placement.kind => Err(LayoutError::SidecarKindMismatch {
+            path: sidecar_path.to_path_buf(),
+            sidecar: kind,
+            folder: placement.kind,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// No other take file in the same folder may have the same stem: the stem
+/// names the take and its sidecar.
+fn check_unique_stem(shown: &Path, abs: &Path, stem: &str) -> Result<(), LayoutError> {
+    let folder = abs.parent().unwrap_or(Path::new("/"));
+    let entries = fs::read_dir(folder)
+        .map_err(|err| LayoutError::from_io(shown.parent().unwrap_or(Path::new(".")), &err))?;
+    let mut others: Vec<OsString> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name())
+        .filter(|name| Some(name.as_os_str()) != abs.file_name())
+        .filter(|name| {
+            let path = Path::new(name);
+            has_take_extension(path)
+                && path.file_stem() == Some(OsStr::new(stem))
+                && fs::metadata(folder.join(name)).is_ok_and(|m| m.is_file())
+        })
+        .collect();
+    others.sort();
+    match others.first() {
+        None => Ok(()),
+        Some(other) => Err(LayoutError::DuplicateStem {
+            path: shown.to_path_buf(),
+            stem: stem.to_string(),
+            other: shown.with_file_name(other),
+        }),
+    }
+}
+
+/// One course folder being walked.
+struct CourseWalk<'a> {
+    /// The course folder as given.
+    shown_root: &'a Path,
+    /// The course folder, absolute.
+    abs_root: PathBuf,
+    /// Folders walked so far, canonical: none is walked twice.
+    walked: HashSet<PathBuf>,
+    found: &'a mut Discovery,
+}
+
+fn walk_course(given: &Path, found: &mut Discovery) {
+    let abs_root = match absolute(given) {
+        Ok(abs) => abs,
+        Err(err) => return found.errors.push(LayoutError::from_io(given, &err)),
+    };
+    let mut walk = CourseWalk {
+        shown_root: given,
+        abs_root,
+        walked: HashSet::new(),
+        found,
+    };
+    let root = walk.abs_root.clone();
+    walk.folder(&root, &mut Vec::new());
+}
+
+/// An entry of a folder, symlinks followed.
+enum Entry {
+    Folder,
+    File(Metadata),
+    /// A FIFO, socket or device.
+    Other(Metadata),
+    /// A symlink that leads nowhere or cannot be followed.
+    Broken(io::Error),
+}
+
+impl CourseWalk<'_> {
+    fn shown(&self, rel: &[OsString]) -> PathBuf {
+        let mut shown = self.shown_root.to_path_buf();
+        shown.extend(rel);
+        shown
+    }
+
+    /// Walks `abs` (the folder at `rel` below the course), unless it was walked.
+    fn folder(&mut self, abs: &Path, rel: &mut Vec<OsString>) {
+        match fs::canonicalize(abs) {
+            Ok(canonical) => {
+                if !self.walked.insert(canonical) {
+                    self.found.ignored.push(abs.to_path_buf());
+                    return;
+                }
+            }
+            Err(err) => {
+                let shown = self.shown(rel);
+                return self.found.errors.push(LayoutError::from_io(&shown, &err));
+            }
+        }
+        let mut names = match read_names(abs) {
+            Ok(names) => names,
+            Err(err) => {
+                let shown = self.shown(rel);
+                return self.found.errors.push(LayoutError::from_io(&shown, &err));
+            }
+        };
+        names.retain(|name| !name.as_encoded_bytes().starts_with(b"."));
+        names.sort();
+
+        let entries: Vec<(OsString, Entry)> = names
+            .into_iter()
+            .map(|name| {
+                let entry = match fs::metadata(abs.join(&name)) {
+                    Ok(meta) if meta.is_dir() => Entry::Folder,
+                    Ok(meta) if meta.is_file() => Entry::File(meta),
+                    Ok(meta) => Entry::Other(meta),
+                    Err(err) => Entry::Broken(err),
+                };
+                (name, entry)
+            })
+            .collect();
+        // Stems of the take files here: `<stem>.json` beside one is its sidecar.
+        let take_stems: HashSet<&OsStr> = entries
+            .iter()
+            .filter(|(name, entry)| {
+                matches!(entry, Entry::File(_)) && has_take_extension(Path::new(name))
+            })
+            .filter_map(|(name, _)| Path::new(name).file_stem())
+            .collect();
+        let sidecars: HashSet<OsString> = entries
+            .iter()
+            .map(|(name, _)| name)
+            .filter(|name| {
+                let path = Path::new(name);
+                path.extension() == Some(OsStr::new("json"))
+                    && path
+                        .file_stem()
+                        .is_some_and(|stem| take_stems.contains(stem))
+            })
+            .cloned()
+            .collect();
+
+        for (name, entry) in entries {
+            let path = abs.join(&name);
+            let is_take = has_take_extension(Path::new(&name));
+            // Read (and reported on) with its take, whatever it turns out to be.
+            let is_sidecar = sidecars.contains(&name);
+            rel.push(name);
+            match entry {
+                Entry::Folder => self.folder(&path, rel),
+                Entry::File(meta) if is_take => self.take(&path, &meta, rel),
+                _ if is_sidecar => {}
+                Entry::Other(meta) if is_take => {
+                    let err = LayoutError::NotATake {
+                        path: self.shown(rel),
+                        found: describe_non_file(&meta),
+                    };
+                    self.found.errors.push(err);
+                }
+                Entry::Broken(err) if is_take => {
+                    let err = LayoutError::from_io(&self.shown(rel), &err);
+                    self.found.errors.push(err);
+                }
+                Entry::File(_) | Entry::Other(_) | Entry::Broken(_) => {
+                    self.found.ignored.push(path)
+                }
+            }
+            rel.pop();
+        }
+    }
+
+    /// A take file at `rel` below the course.
+    fn take(&mut self, abs: &Path, meta: &Metadata, rel: &[OsString]) {
+        let shown = self.shown(rel);
+        let course = self.abs_root.file_name().and_then(OsStr::to_str);
+        let rel_str: Option<Vec<&str>> = rel.iter().map(|name| name.to_str()).collect();
+        let placed = match (course, rel_str) {
+            (Some(course), Some(rel_str)) => place_at(&shown, abs, meta, course, &rel_str),
+            _ => Err(LayoutError::NotUtf8 { path: shown }),
+        };
+        match placed {
+            Ok(take) => self.found.takes.push(take),
+            Err(err) => self.found.errors.push(err),
+        }
+    }
+}
+
+fn read_names(folder: &Path) -> io::Result<Vec<OsString>> {
+    fs::read_dir(folder)?
+        .map(|entry| entry.map(|entry| entry.file_name()))
+        .collect()
+}
+
+/// Sorts takes by key, drops the same file found twice, refuses two files at
+/// one key, and sorts and dedups what was ignored.
+fn settle(found: &mut Discovery) {
+    let mut takes = std::mem::take(&mut found.takes);
+    takes.sort_by(|(a, a_path), (b, b_path)| a.key.cmp(&b.key).then(a_path.cmp(b_path)));
+    let mut kept: Vec<(TakeRef, PathBuf)> = Vec::with_capacity(takes.len());
+    let mut clashing_key: Option<String> = None;
+    for (take, path) in takes {
+        match kept.last() {
+            Some((last, last_path)) if last.key == take.key => {
+                if !same_file(last_path, &path) {
+                    found.errors.push(LayoutError::DuplicateKey {
+                        path: path.clone(),
+                        key: take.key.clone(),
+                        other: last_path.clone(),
+                    });
+                    clashing_key = Some(take.key.clone());
+                }
+            }
+            _ => {
+                if clashing_key.take().is_some() {
+                    kept.pop();
+                }
+                kept.push((take, path));
+            }
+        }
+    }
+    if clashing_key.is_some() {
+        kept.pop();
+    }
+    found.takes = kept;
+
+    found.ignored.sort();
+    found.ignored.dedup();
+
+    let mut seen = HashSet::new();
+    found.errors.retain(|err| seen.insert(err.clone()));
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || match (fs::canonicalize(a), fs::canonicalize(b)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+}
+
+/// `path` made absolute without resolving symlinks, so a take keeps the names
+/// it was found under. A `..` can only be resolved by the file system: the
+/// part up to the last `..` is canonicalised.
+fn absolute(path: &Path) -> io::Result<PathBuf> {
+    let abs = std::path::absolute(path)?;
+    let components: Vec<Component> = abs.components().collect();
+    match components
+        .iter()
+        .rposition(|c| matches!(c, Component::ParentDir))
+    {
+        None => Ok(abs),
+        Some(last_parent) => {
+            let head: PathBuf = components[..=last_parent].iter().collect();
+            let mut resolved = fs::canonicalize(head)?;
+            resolved.extend(&components[last_parent + 1..]);
+            Ok(resolved)
+        }
+    }
+}
+
+/// The names along an absolute path (no root, `.` or `..`), if all are UTF-8.
+fn normal_names(abs: &Path) -> Option<Vec<&str>> {
+    abs.components()
+        .filter_map(|c| match c {
+            Component::Normal(name) => Some(name.to_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn mtime_ns(meta: &Metadata) -> io::Result<i128> {
+    let modified = meta.modified()?;
+    Ok(match modified.duration_since(UNIX_EPOCH) {
+        Ok(after) => i128::try_from(after.as_nanos()).unwrap_or(i128::MAX),
+        Err(before) => -i128::try_from(before.duration().as_nanos()).unwrap_or(i128::MAX),
+    })
+}
+
+fn describe_non_file(meta: &Metadata) -> String {
+    let file_type = meta.file_type();
+    if file_type.is_dir() {
+        return "a folder; give a course folder to discover, not to place".to_string();
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO (named pipe), not a regular file".to_string();
+        }
+        if file_type.is_socket() {
+            return "a socket, not a regular file".to_string();
+        }
+        if file_type.is_block_device() || file_type.is_char_device() {
+            return "a device, not a regular file".to_string();
+        }
+    }
+    "not a regular file".to_string()
+}
