@@ -246,6 +246,8 @@ pub enum ErrorKind {
     Timeout,
     /// A fault of moocpipe or GStreamer itself.
     Internal,
+    /// Stopped on request (Ctrl-C, SIGTERM) before it finished.
+    Cancelled,
 }
 
 impl ErrorKind {
@@ -263,6 +265,7 @@ impl ErrorKind {
             ErrorKind::MissingPlugin => "missing_plugin",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Internal => "internal",
+            ErrorKind::Cancelled => "cancelled",
         }
     }
 
@@ -270,7 +273,11 @@ impl ErrorKind {
     pub fn is_transient(self) -> bool {
         matches!(
             self,
-            ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Internal | ErrorKind::MissingPlugin
+            ErrorKind::Io
+                | ErrorKind::Timeout
+                | ErrorKind::Internal
+                | ErrorKind::MissingPlugin
+                | ErrorKind::Cancelled
         )
     }
 }

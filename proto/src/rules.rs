@@ -63,6 +63,8 @@ pub enum RuleId {
     RenditionAudio,
     #[serde(rename = "rendition.faststart")]
     RenditionFaststart,
+    #[serde(rename = "rendition.hls")]
+    RenditionHls,
     #[serde(rename = "course.modules")]
     CourseModules,
     #[serde(rename = "module.lessons")]
@@ -94,13 +96,14 @@ impl RuleId {
     ];
 
     /// The checks every rendition gets after encoding (clause 9.1.4).
-    pub const RENDITION: [RuleId; 6] = [
+    pub const RENDITION: [RuleId; 7] = [
         RuleId::RenditionBitrate,
         RuleId::RenditionResolution,
         RuleId::RenditionFrameRate,
         RuleId::RenditionDuration,
         RuleId::RenditionAudio,
         RuleId::RenditionFaststart,
+        RuleId::RenditionHls,
     ];
 
     /// The course-structure rules (clauses 8.1–8.6, F-01, F-08), in report order.
@@ -131,6 +134,7 @@ impl RuleId {
             RuleId::RenditionDuration => "rendition.duration",
             RuleId::RenditionAudio => "rendition.audio",
             RuleId::RenditionFaststart => "rendition.faststart",
+            RuleId::RenditionHls => "rendition.hls",
             RuleId::CourseModules => "course.modules",
             RuleId::ModuleLessons => "module.lessons",
             RuleId::LessonVideoMin => "lesson.video_min",
@@ -160,6 +164,9 @@ impl RuleId {
             | RuleId::RenditionFaststart => "9.1.4",
             // Not a clause of the regulation: the rendition must be the whole lecture.
             RuleId::RenditionDuration => "9.1.4 (whole take)",
+            // Streaming is what a modern platform expects; no clause asks for it.
+            RuleId::RenditionHls => "platform (HLS)",
+
             RuleId::CourseModules => "8.1",
             RuleId::ModuleLessons => "8.3",
             RuleId::LessonVideoMin => "8.4, 8.5, F-01 item 20",

@@ -7,10 +7,19 @@ use schemars::schema_for;
 /// (file name in `proto/schema/`, pretty-printed schema) for every record type.
 pub fn all() -> Vec<(&'static str, String)> {
     vec![
-        ("probe-record.schema.json", pretty(schema_for!(crate::ProbeRecord))),
+        (
+            "probe-record.schema.json",
+            pretty(schema_for!(crate::ProbeRecord)),
+        ),
         ("take-ref.schema.json", pretty(schema_for!(crate::TakeRef))),
-        ("transcode-record.schema.json", pretty(schema_for!(crate::TranscodeRecord))),
-        ("segment-report.schema.json", pretty(schema_for!(crate::SegmentReport))),
+        (
+            "transcode-record.schema.json",
+            pretty(schema_for!(crate::TranscodeRecord)),
+        ),
+        (
+            "segment-report.schema.json",
+            pretty(schema_for!(crate::SegmentReport)),
+        ),
     ]
 }
 

@@ -62,6 +62,8 @@ pub struct HlsPackage {
     /// One media playlist per rung.
     pub variants: Vec<String>,
     pub segments: u32,
+    /// The package's check (`rendition.hls`).
+    pub rules: Vec<RuleResult>,
 }
 
 /// The encoder settings of a transcode.

@@ -356,3 +356,99 @@ pub fn truncated_copy(src: &Path, len: usize, dir: &Path, name: &str) -> PathBuf
     std::fs::write(&out, &bytes[..len.min(bytes.len())]).expect("write truncated copy");
     out
 }
+
+/// 2 s of compliant ProRes 422 HQ 1080p25 with 48 kHz 24-bit stereo PCM: a
+/// moving picture, for transcode tests.
+pub fn compliant_prores_2s() -> PathBuf {
+    cached(
+        "compliant-prores-2s",
+        "mov",
+        Tool::GstLaunch,
+        "qtmux name=mux ! filesink location={out} \
+         videotestsrc num-buffers=50 pattern=smpte horizontal-speed=8 ! video/x-raw,width=1920,height=1080,framerate=25/1,format=I422_10LE \
+         ! avenc_prores_ks profile=hq threads=0 ! mux.video_0 \
+         audiotestsrc num-buffers=50 samplesperbuffer=1920 ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.audio_0",
+    )
+}
+
+/// 2 s of black, compliant otherwise: a static picture that a rate-controlled
+/// encoder would undershoot.
+pub fn black_prores_2s() -> PathBuf {
+    cached(
+        "black-prores-2s",
+        "mov",
+        Tool::GstLaunch,
+        "qtmux name=mux ! filesink location={out} \
+         videotestsrc num-buffers=50 pattern=black ! video/x-raw,width=1920,height=1080,framerate=25/1,format=I422_10LE \
+         ! avenc_prores_ks profile=hq threads=0 ! mux.video_0 \
+         audiotestsrc num-buffers=50 samplesperbuffer=1920 wave=silence ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.audio_0",
+    )
+}
+
+/// 2 s of ProRes HQ at 23.976 fps (48 frames).
+pub fn prores_23_976_2s() -> PathBuf {
+    cached(
+        "prores-23976-2s",
+        "mov",
+        Tool::GstLaunch,
+        "qtmux name=mux ! filesink location={out} \
+         videotestsrc num-buffers=48 pattern=smpte horizontal-speed=8 ! video/x-raw,width=1920,height=1080,framerate=24000/1001,format=I422_10LE \
+         ! avenc_prores_ks profile=hq threads=0 ! mux.video_0 \
+         audiotestsrc num-buffers=50 samplesperbuffer=1920 ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.audio_0",
+    )
+}
+
+/// 1 s of UHD (3840×2160) Motion JPEG with PCM in Matroska: cheap to make,
+/// processed with --allow-noncompliant.
+pub fn uhd_mjpeg_1s() -> PathBuf {
+    cached(
+        "uhd-mjpeg-1s",
+        "mkv",
+        Tool::GstLaunch,
+        "matroskamux name=mux ! filesink location={out} \
+         videotestsrc num-buffers=25 pattern=ball ! video/x-raw,width=3840,height=2160,framerate=25/1,format=I420 \
+         ! jpegenc quality=85 ! mux. \
+         audiotestsrc num-buffers=25 samplesperbuffer=1920 ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.",
+    )
+}
+
+/// 10 s of compliant ProRes HQ, long enough to interrupt a transcode.
+pub fn compliant_prores_10s() -> PathBuf {
+    cached(
+        "compliant-prores-10s",
+        "mov",
+        Tool::GstLaunch,
+        "qtmux name=mux ! filesink location={out} \
+         videotestsrc num-buffers=250 pattern=smpte ! video/x-raw,width=1920,height=1080,framerate=25/1,format=I422_10LE \
+         ! avenc_prores_ks profile=hq threads=0 ! mux.video_0 \
+         audiotestsrc num-buffers=250 samplesperbuffer=1920 ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.audio_0",
+    )
+}
+
+/// A tiny video-only Motion JPEG take lasting `seconds`: one 64×36 frame per
+/// `seconds / frames` seconds. Only its duration matters (segment reports),
+/// so hours of "lecture" cost a few frames.
+pub fn long_tiny_take(seconds: u32) -> PathBuf {
+    let frames = 4u32;
+    cached(
+        &format!("tiny-{seconds}s"),
+        "mkv",
+        Tool::GstLaunch,
+        &format!(
+            "videotestsrc num-buffers={frames} ! video/x-raw,width=64,height=36,framerate={frames}/{seconds} \
+             ! jpegenc ! matroskamux ! filesink location={{out}}"
+        ),
+    )
+}
+
+/// Copies (or hard-links) a cached medium to `dir/rel`, creating folders.
+pub fn place_in(src: &Path, dir: &Path, rel: &str) -> PathBuf {
+    let dest = dir.join(rel);
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).expect("create course folders");
+    }
+    if std::fs::hard_link(src, &dest).is_err() {
+        std::fs::copy(src, &dest).expect("copy medium into the course");
+    }
+    dest
+}

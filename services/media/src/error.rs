@@ -30,6 +30,8 @@ pub enum MediaError {
     Timeout { file: String, seconds: u64 },
     #[error("{file}: internal error: {message}")]
     Internal { file: String, message: String },
+    #[error("{file}: stopped before it finished")]
+    Cancelled { file: String },
 }
 
 impl MediaError {
@@ -47,6 +49,7 @@ impl MediaError {
             MediaError::MissingPlugin { .. } => ErrorKind::MissingPlugin,
             MediaError::Timeout { .. } => ErrorKind::Timeout,
             MediaError::Internal { .. } => ErrorKind::Internal,
+            MediaError::Cancelled { .. } => ErrorKind::Cancelled,
         }
     }
 

@@ -8,6 +8,7 @@ mod codec;
 mod demux;
 pub mod error;
 mod measure;
+pub mod transcode;
 
 pub use error::MediaError;
 pub use measure::{measure, MeasureOptions, Measurement};

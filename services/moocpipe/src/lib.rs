@@ -17,11 +17,14 @@ pub struct Cli {
 pub enum Command {
     /// Check raw takes against the raw-footage spec (clauses 9.1–9.3), rule by rule.
     Check(cmd::check::CheckArgs),
+    /// Probe, transcode and verify takes or whole course folders, and write each course's segment-length report.
+    Process(cmd::process::ProcessArgs),
 }
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Check(args) => cmd::check::run(args),
+        Command::Process(args) => cmd::process::run(args),
     }
 }

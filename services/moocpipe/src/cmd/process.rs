@@ -1,0 +1,248 @@
+//! `moocpipe process`: the main job on the embedded default — probe,
+//! transcode and verify every take of the given takes or course folders,
+//! then write each course's segment-length report, into a local folder store.
+
+use clap::Args;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use indicatif::{ProgressBar, ProgressStyle};
+use moocpipe_embedded::{Event, ProcessOptions, Status, Summary};
+use moocpipe_media::MeasureOptions;
+use moocpipe_storage::LocalStore;
+use moocpipe_transcode::TranscodeConfig;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct ProcessArgs {
+    /// Takes or course folders (<course>/<NN-module>/<NN-lesson>/<take>.<ext>).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The store folder: takes/<take-id>/… and courses/<course>/reports/….
+    #[arg(long, default_value = "moocpipe-data", env = "MOOCPIPE_DATA")]
+    pub data: PathBuf,
+    /// Print the summary as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Redo every stage even when its record exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Transcode takes that fail the raw-footage spec too.
+    #[arg(long)]
+    pub allow_noncompliant: bool,
+    /// x264 speed preset (ultrafast … veryslow): slower is smaller at the same quality.
+    #[arg(long, default_value = "veryfast", env = "MOOCPIPE_PRESET")]
+    pub preset: String,
+    /// Time bound for probing one take, in seconds.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+}
+
+pub fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
+    const PRESETS: [&str; 10] = [
+        "ultrafast",
+        "superfast",
+        "veryfast",
+        "faster",
+        "fast",
+        "medium",
+        "slow",
+        "slower",
+        "veryslow",
+        "placebo",
+    ];
+    if !PRESETS.contains(&args.preset.as_str()) {
+        anyhow::bail!(
+            "unknown --preset {:?}; one of {}",
+            args.preset,
+            PRESETS.join(", ")
+        );
+    }
+    // Fails here, before any encoding, when the store cannot be written.
+    let store = LocalStore::open(&args.data)?;
+    let options = ProcessOptions {
+        force: args.force,
+        allow_noncompliant: args.allow_noncompliant,
+        probe: MeasureOptions {
+            timeout: Duration::from_secs(args.timeout.max(1)),
+        },
+        transcode: TranscodeConfig {
+            preset: args.preset.clone(),
+            ..TranscodeConfig::default()
+        },
+        course_rules: moocpipe_report::CourseRules::default(),
+    };
+
+    // Ctrl-C (or SIGTERM) stops the current transcode cleanly; a second one exits at once.
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        let _ = ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\nmoocpipe: stopping after cleaning up (Ctrl-C again to quit at once)");
+        });
+    }
+
+    let mut display = Display::new(std::io::stderr().is_terminal());
+    let summary = moocpipe_embedded::process(&args.paths, &store, &options, &cancel, &mut |e| {
+        display.on_event(e)
+    })?;
+    display.finish();
+
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&summary)?)?;
+    } else {
+        write!(stdout, "{}", render(&summary))?;
+    }
+    Ok(ExitCode::from(summary.exit_code()))
+}
+
+/// Progress on stderr: a bar in a terminal, a line per 10 % otherwise.
+struct Display {
+    tty: bool,
+    bar: Option<ProgressBar>,
+    last_tenth: i64,
+}
+
+impl Display {
+    fn new(tty: bool) -> Self {
+        Display {
+            tty,
+            bar: None,
+            last_tenth: -1,
+        }
+    }
+
+    fn on_event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Take { take, index, total } => {
+                self.finish();
+                eprintln!("[{index}/{total}] {}", take.key);
+            }
+            Event::Probed { record, reused, .. } => {
+                let again = if reused { " (recorded earlier)" } else { "" };
+                eprintln!("  probe: {}{again}", record.verdict);
+            }
+            Event::Transcoding { take, progress } => {
+                let eta = progress
+                    .eta
+                    .map(|d| format!("{}s", d.as_secs()))
+                    .unwrap_or_else(|| "?".into());
+                if self.tty {
+                    let bar = self.bar.get_or_insert_with(|| {
+                        let bar = ProgressBar::new(1000);
+                        if let Ok(style) = ProgressStyle::with_template(
+                            "  transcode [{bar:30}] {percent:>3}% {msg}",
+                        ) {
+                            bar.set_style(style.progress_chars("=> "));
+                        }
+                        bar
+                    });
+                    bar.set_position((progress.fraction * 1000.0) as u64);
+                    bar.set_message(format!("{:.1} fps, ETA {eta}", progress.fps));
+                } else {
+                    let tenth = (progress.fraction * 10.0) as i64;
+                    if tenth != self.last_tenth {
+                        self.last_tenth = tenth;
+                        eprintln!(
+                            "  transcode {}: {:>3}% ({:.1} fps, ETA {eta})",
+                            take.take,
+                            tenth * 10,
+                            progress.fps
+                        );
+                    }
+                }
+            }
+            Event::Transcoded { record, reused, .. } => {
+                self.finish();
+                let again = if reused { " (recorded earlier)" } else { "" };
+                eprintln!("  transcode: {}{again}", record.verdict);
+            }
+            Event::ReportWritten { course, files } => {
+                self.finish();
+                if let Some(html) = files
+                    .iter()
+                    .find(|f| f.extension().is_some_and(|e| e == "html"))
+                {
+                    eprintln!("report for {course}: {}", html.display());
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        self.last_tenth = -1;
+    }
+}
+
+/// The summary table and where everything is.
+fn render(summary: &Summary) -> String {
+    let mut out = String::new();
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header([
+            "take",
+            "spec",
+            "transcode",
+            "status",
+            "renditions / why not",
+        ]);
+    for t in &summary.takes {
+        let detail = if t.status == Status::Done {
+            t.renditions
+                .first()
+                .and_then(|p| p.parent())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        } else {
+            t.note.clone().unwrap_or_default()
+        };
+        table.add_row([
+            t.key.clone(),
+            t.spec.to_string(),
+            t.transcode
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into()),
+            t.status.as_str().to_string(),
+            detail,
+        ]);
+    }
+    out.push_str(&table.to_string());
+    out.push('\n');
+    for e in &summary.layout_errors {
+        out.push_str(&format!("layout error: {e}\n"));
+    }
+    for p in &summary.ignored {
+        out.push_str(&format!("ignored (not a take): {}\n", p.display()));
+    }
+    for r in &summary.reports {
+        let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
+        out.push_str(&format!(
+            "segment report for {}: {}\n",
+            r.course,
+            files.join(", ")
+        ));
+    }
+    let done = summary
+        .takes
+        .iter()
+        .filter(|t| t.status == Status::Done)
+        .count();
+    out.push_str(&format!(
+        "{done} of {} takes transcoded and verified; store: {}\n",
+        summary.takes.len(),
+        summary.store.display()
+    ));
+    out
+}

@@ -1,0 +1,150 @@
+//! The rendition ladder: which rungs, at what size and rate.
+
+/// One rung as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RungConfig {
+    pub name: String,
+    /// Height of the 16:9 box the picture is fitted into.
+    pub height: u32,
+    pub bitrate_bps: u64,
+    /// The rendition uploaded to the platform (clause 9.1.4).
+    pub platform: bool,
+}
+
+/// Transcode settings; `Default` is the platform's ladder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranscodeConfig {
+    pub ladder: Vec<RungConfig>,
+    /// x264 speed preset.
+    pub preset: String,
+    pub audio_bitrate_bps: u64,
+    pub hls_segment_seconds: u32,
+    /// Where in the take the poster frame is taken, as a fraction of its duration.
+    pub poster_at: f64,
+    /// Clause 9.1.4: the platform rendition's video, measured on the finished file.
+    pub min_platform_bitrate_bps: u64,
+}
+
+impl Default for TranscodeConfig {
+    fn default() -> Self {
+        TranscodeConfig {
+            ladder: vec![
+                // 8.5 Mbit/s constant bitrate keeps the measured rate above the
+                // regulation's 8 Mbit/s with a margin for container rounding.
+                RungConfig {
+                    name: "1080p".into(),
+                    height: 1080,
+                    bitrate_bps: 8_500_000,
+                    platform: true,
+                },
+                RungConfig {
+                    name: "720p".into(),
+                    height: 720,
+                    bitrate_bps: 5_000_000,
+                    platform: false,
+                },
+                RungConfig {
+                    name: "480p".into(),
+                    height: 480,
+                    bitrate_bps: 2_500_000,
+                    platform: false,
+                },
+            ],
+            preset: "veryfast".into(),
+            audio_bitrate_bps: 192_000,
+            hls_segment_seconds: 6,
+            poster_at: 0.1,
+            min_platform_bitrate_bps: 8_000_000,
+        }
+    }
+}
+
+/// A rung with its output size decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedRung {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub bitrate_bps: u64,
+    pub platform: bool,
+}
+
+fn even(x: f64) -> u32 {
+    ((x / 2.0).round() as u32).max(1) * 2
+}
+
+/// Sizes every rung for a `width`×`height` source: the picture is fitted into
+/// the rung's 16:9 box, aspect kept (a UHD source becomes 1920×1080). Lower
+/// rungs never upscale, and rungs that would come out the same are dropped;
+/// the platform rung always fills its box, so a smaller source processed
+/// with `--allow-noncompliant` is scaled up to it.
+pub fn plan(config: &TranscodeConfig, width: u32, height: u32) -> Result<Vec<PlannedRung>, String> {
+    if width == 0 || height == 0 {
+        return Err("the source has no frame size".into());
+    }
+    let mut out: Vec<PlannedRung> = Vec::new();
+    for rung in &config.ladder {
+        let box_w = f64::from(rung.height) * 16.0 / 9.0;
+        let box_h = f64::from(rung.height);
+        let mut scale = (box_w / f64::from(width)).min(box_h / f64::from(height));
+        if !rung.platform {
+            scale = scale.min(1.0);
+        }
+        let (w, h) = (
+            even(f64::from(width) * scale),
+            even(f64::from(height) * scale),
+        );
+        if out.iter().any(|r| r.height == h) {
+            continue;
+        }
+        out.push(PlannedRung {
+            name: rung.name.clone(),
+            width: w,
+            height: h,
+            bitrate_bps: rung.bitrate_bps,
+            platform: rung.platform,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(w: u32, h: u32) -> Vec<(u32, u32)> {
+        plan(&TranscodeConfig::default(), w, h)
+            .expect("plan")
+            .iter()
+            .map(|r| (r.width, r.height))
+            .collect()
+    }
+
+    #[test]
+    fn full_hd_source_makes_the_whole_ladder() {
+        assert_eq!(
+            sizes(1920, 1080),
+            vec![(1920, 1080), (1280, 720), (854, 480)]
+        );
+    }
+
+    #[test]
+    fn uhd_is_scaled_down_to_1080p() {
+        assert_eq!(sizes(3840, 2160)[0], (1920, 1080));
+    }
+
+    #[test]
+    fn aspect_is_kept_inside_the_box() {
+        assert_eq!(sizes(1440, 1080)[0], (1440, 1080));
+        assert_eq!(sizes(2048, 858)[0], (1920, 804));
+    }
+
+    #[test]
+    fn lower_rungs_never_upscale_but_the_platform_rung_fills_its_box() {
+        assert_eq!(
+            sizes(1280, 720),
+            vec![(1920, 1080), (1280, 720), (854, 480)]
+        );
+        assert_eq!(sizes(640, 360), vec![(1920, 1080), (640, 360)]);
+    }
+}

@@ -1,0 +1,442 @@
+//! `moocpipe process` end to end: real GStreamer transcodes of generated
+//! takes, every output confirmed by ffprobe as well as by moocpipe's own
+//! verification, idempotence, bad input, and the course report.
+
+use moocpipe_tests::cli::moocpipe_bin;
+use moocpipe_tests::media;
+use moocpipe_tests::oracle::{ffprobe_stream, num};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Run {
+    code: i32,
+    summary: Value,
+    stderr: String,
+}
+
+fn process(data: &Path, args: &[&str]) -> Run {
+    let out: Output = Command::new(moocpipe_bin())
+        .arg("process")
+        .arg("--json")
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run moocpipe process");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let summary = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("summary is JSON ({e}); stderr:\n{stderr}"));
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        summary,
+        stderr,
+    }
+}
+
+fn take<'a>(run: &'a Run, key_suffix: &str) -> &'a Value {
+    run.summary["takes"]
+        .as_array()
+        .and_then(|ts| {
+            ts.iter()
+                .find(|t| t["key"].as_str().is_some_and(|k| k.ends_with(key_suffix)))
+        })
+        .unwrap_or_else(|| panic!("no take ending {key_suffix} in {}", run.summary))
+}
+
+fn paths(v: &Value) -> Vec<PathBuf> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str().map(PathBuf::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// ffprobe's format section (duration, tags) of a file.
+fn ffprobe_format(file: &Path) -> Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_format", "-of", "json"])
+        .arg(file)
+        .output()
+        .expect("ffprobe");
+    serde_json::from_slice::<Value>(&out.stdout).expect("json")["format"].clone()
+}
+
+fn video_bitrate(file: &Path) -> f64 {
+    let bytes = moocpipe_tests::oracle::ffprobe_video_bytes(file) as f64;
+    let v = ffprobe_stream(file, "video");
+    bytes * 8.0 / num(&v, "duration")
+}
+
+#[test]
+fn a_compliant_take_gets_verified_renditions_hls_and_a_poster() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = media::compliant_prores_2s();
+    media::place_in(
+        &src,
+        dir.path(),
+        "physics-101/01-mechanics/02-newtons-laws/take-01.mov",
+    );
+    let data = dir.path().join("data");
+    let run = process(&data, &[&dir.path().join("physics-101").to_string_lossy()]);
+    assert_eq!(run.code, 0, "{}\n{}", run.summary, run.stderr);
+    let t = take(&run, "take-01.mov");
+    assert_eq!(t["status"], "done");
+    let renditions = paths(&t["renditions"]);
+    assert_eq!(renditions.len(), 3);
+
+    let source_video = ffprobe_stream(&src, "video");
+    let source_duration = num(&source_video, "duration");
+    for (file, (w, h)) in renditions
+        .iter()
+        .zip([(1920.0, 1080.0), (1280.0, 720.0), (854.0, 480.0)])
+    {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            name.starts_with("physics-101-m01-l02-"),
+            "signed name: {name}"
+        );
+        let v = ffprobe_stream(file, "video");
+        assert_eq!(v["codec_name"], "h264");
+        assert_eq!(v["profile"], "High");
+        assert_eq!((num(&v, "width"), num(&v, "height")), (w, h), "{name}");
+        assert_eq!(v["r_frame_rate"], "25/1");
+        assert!(
+            (num(&v, "duration") - source_duration).abs() <= 0.1,
+            "{name} duration"
+        );
+        let a = ffprobe_stream(file, "audio");
+        assert_eq!(a["codec_name"], "aac");
+        assert_eq!(a["profile"], "LC");
+        assert_eq!(
+            (num(&a, "sample_rate"), num(&a, "channels")),
+            (48_000.0, 2.0)
+        );
+        // Audio and video stay in sync: they start together and end together.
+        assert!(
+            (num(&a, "start_time") - num(&v, "start_time")).abs() < 0.05,
+            "{name} start times"
+        );
+        assert!(
+            (num(&a, "duration") - num(&v, "duration")).abs() < 0.1,
+            "{name} durations"
+        );
+        let format = ffprobe_format(file);
+        assert_eq!(
+            format["tags"]["title"], "Newtons laws",
+            "the lecture title is in the metadata"
+        );
+        let boxes = moocpipe_transcode::verify::top_level_boxes(file);
+        let moov = boxes.iter().position(|b| b == "moov");
+        let mdat = boxes.iter().position(|b| b == "mdat");
+        assert!(
+            moov.is_some() && moov < mdat,
+            "index at the front: {boxes:?}"
+        );
+    }
+    assert!(
+        video_bitrate(&renditions[0]) >= 8_000_000.0,
+        "platform rendition ≥ 8 Mbit/s"
+    );
+
+    let master = PathBuf::from(t["hls_master"].as_str().expect("hls master"));
+    let text = std::fs::read_to_string(&master).expect("master playlist");
+    assert_eq!(text.matches("#EXT-X-STREAM-INF").count(), 3);
+    for variant in ["1080p", "720p", "480p"] {
+        let playlist = master
+            .parent()
+            .expect("hls dir")
+            .join(variant)
+            .join("index.m3u8");
+        let media = std::fs::read_to_string(&playlist).expect("variant playlist");
+        assert!(media.contains("#EXT-X-ENDLIST"));
+        let first = media
+            .lines()
+            .find(|l| l.ends_with(".ts"))
+            .expect("a segment");
+        let seg = playlist.parent().expect("dir").join(first);
+        assert_eq!(ffprobe_stream(&seg, "video")["codec_name"], "h264");
+    }
+    let poster = PathBuf::from(t["poster"].as_str().expect("poster"));
+    let p = ffprobe_stream(&poster, "video");
+    assert_eq!(p["codec_name"], "mjpeg");
+    assert_eq!((num(&p, "width"), num(&p, "height")), (1920.0, 1080.0));
+}
+
+#[test]
+fn a_static_black_source_still_measures_8_mbit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = media::black_prores_2s();
+    let file = media::place_in(&src, dir.path(), "course/01-m/01-l/black.mov");
+    // Black compresses so well that even ProRes HQ falls below 50 Mbit/s:
+    // the raw take fails the spec, so it is processed anyway.
+    let run = process(
+        &dir.path().join("data"),
+        &["--allow-noncompliant", &file.to_string_lossy()],
+    );
+    assert_eq!(
+        take(&run, "black.mov")["status"],
+        "done",
+        "{}\n{}",
+        run.summary,
+        run.stderr
+    );
+    let renditions = paths(&take(&run, "black.mov")["renditions"]);
+    let rate = video_bitrate(&renditions[0]);
+    assert!(rate >= 8_000_000.0, "black 1080p rendition measured {rate}");
+}
+
+#[test]
+fn a_23_976_source_keeps_its_rate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = media::place_in(
+        &media::prores_23_976_2s(),
+        dir.path(),
+        "course/01-m/01-l/film.mov",
+    );
+    let run = process(&dir.path().join("data"), &[&file.to_string_lossy()]);
+    assert_eq!(run.code, 0, "{}\n{}", run.summary, run.stderr);
+    for r in paths(&take(&run, "film.mov")["renditions"]) {
+        assert_eq!(
+            ffprobe_stream(&r, "video")["r_frame_rate"],
+            "24000/1001",
+            "{}",
+            r.display()
+        );
+    }
+}
+
+#[test]
+fn a_uhd_source_is_scaled_to_1080p() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = media::place_in(
+        &media::uhd_mjpeg_1s(),
+        dir.path(),
+        "course/01-m/01-l/uhd.mkv",
+    );
+    let run = process(
+        &dir.path().join("data"),
+        &["--allow-noncompliant", &file.to_string_lossy()],
+    );
+    let t = take(&run, "uhd.mkv");
+    assert_eq!(t["status"], "done", "{}\n{}", run.summary, run.stderr);
+    let v = ffprobe_stream(&paths(&t["renditions"])[0], "video");
+    assert_eq!((num(&v, "width"), num(&v, "height")), (1920.0, 1080.0));
+}
+
+#[test]
+fn the_medium_preset_does_not_deadlock_the_muxers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = media::place_in(
+        &media::compliant_prores_2s(),
+        dir.path(),
+        "course/01-m/01-l/medium.mov",
+    );
+    let started = std::time::Instant::now();
+    let run = process(
+        &dir.path().join("data"),
+        &["--preset", "medium", &file.to_string_lossy()],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.summary, run.stderr);
+    assert!(started.elapsed().as_secs() < 300);
+}
+
+#[test]
+fn a_second_run_reuses_records_and_force_redoes_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = media::place_in(
+        &media::compliant_prores_2s(),
+        dir.path(),
+        "course/01-m/01-l/again.mov",
+    );
+    let data = dir.path().join("data");
+    let first = process(&data, &[&file.to_string_lossy()]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let mp4 = paths(&take(&first, "again.mov")["renditions"])[0].clone();
+    let mtime = std::fs::metadata(&mp4)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+
+    let second = process(&data, &[&file.to_string_lossy()]);
+    assert_eq!(second.code, 0);
+    assert!(
+        second.stderr.contains("probe: pass (recorded earlier)"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("transcode: pass (recorded earlier)"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(
+        std::fs::metadata(&mp4)
+            .and_then(|m| m.modified())
+            .expect("mtime"),
+        mtime
+    );
+
+    let forced = process(&data, &["--force", &file.to_string_lossy()]);
+    assert_eq!(forced.code, 0);
+    assert!(
+        !forced.stderr.contains("recorded earlier"),
+        "{}",
+        forced.stderr
+    );
+    assert_ne!(
+        std::fs::metadata(&mp4)
+            .and_then(|m| m.modified())
+            .expect("mtime"),
+        mtime
+    );
+}
+
+#[test]
+fn a_batch_goes_on_past_noncompliant_and_corrupt_takes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let course = dir.path().join("course");
+    media::place_in(
+        &media::compliant_prores_2s(),
+        dir.path(),
+        "course/01-m/01-l/good.mov",
+    );
+    media::place_in(
+        &media::prores_720p(),
+        dir.path(),
+        "course/01-m/02-l/small.mov",
+    );
+    let corrupt = course.join("02-m/01-l/corrupt.mov");
+    std::fs::create_dir_all(corrupt.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&corrupt, b"not a video at all").expect("write");
+    let before = std::fs::read(&corrupt).expect("read");
+
+    let run = process(&dir.path().join("data"), &[&course.to_string_lossy()]);
+    assert_eq!(run.code, 2, "an unreadable take makes exit code 2");
+    assert_eq!(take(&run, "good.mov")["status"], "done");
+    let small = take(&run, "small.mov");
+    assert_eq!(small["status"], "not-transcoded");
+    assert!(small["note"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("video.resolution"));
+    let bad = take(&run, "corrupt.mov");
+    assert_eq!(bad["status"], "error");
+    assert!(bad["note"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("corrupt.mov"));
+    assert_eq!(
+        std::fs::read(&corrupt).expect("read"),
+        before,
+        "the source is never written to"
+    );
+}
+
+#[test]
+fn a_path_outside_the_layout_is_named_not_guessed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = media::place_in(&media::compliant_prores_mov(), dir.path(), "loose/take.mov");
+    let run = process(&dir.path().join("data"), &[&file.to_string_lossy()]);
+    assert_eq!(run.code, 2);
+    let errors = run.summary["layout_errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(errors.len(), 1, "{}", run.summary);
+    assert!(errors[0].as_str().unwrap_or_default().contains("take.mov"));
+}
+
+#[test]
+fn an_unwritable_store_fails_before_any_work() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = media::place_in(
+        &media::compliant_prores_2s(),
+        dir.path(),
+        "course/01-m/01-l/t.mov",
+    );
+    let blocker = dir.path().join("not-a-folder");
+    std::fs::write(&blocker, b"x").expect("write");
+    let out = Command::new(moocpipe_bin())
+        .args(["process", "--data"])
+        .arg(blocker.join("data"))
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot write the store"), "{stderr}");
+    assert!(!stderr.contains("transcode"), "no work started: {stderr}");
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_publishes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = media::place_in(
+        &media::compliant_prores_10s(),
+        dir.path(),
+        "course/01-m/01-l/long.mov",
+    );
+    let data = dir.path().join("data");
+    let mut child = Command::new(moocpipe_bin())
+        .args(["process", "--preset", "medium", "--data"])
+        .arg(&data)
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait until the transcode has started, then interrupt it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !data
+        .join(".staging")
+        .read_dir()
+        .map(|d| d.count() > 0)
+        .unwrap_or(false)
+    {
+        if child.try_wait().ok().flatten().is_some() {
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "process ended before transcoding: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "transcode never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let takes = std::fs::read_dir(data.join("takes"))
+        .expect("takes")
+        .flatten()
+        .collect::<Vec<_>>();
+    assert_eq!(takes.len(), 1);
+    assert!(
+        !takes[0].path().join("renditions").exists(),
+        "nothing half-written looks finished"
+    );
+    assert!(!takes[0].path().join("records/transcode.json").exists());
+    let staged = std::fs::read_dir(data.join(".staging"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(staged, 0, "work in progress is cleaned up");
+}
