@@ -10,23 +10,10 @@ set -euo pipefail
 cd "$MOOCPIPE_ROOT"
 RUNS="${1:-7}"
 
-bash scripts/install-deps.sh
-command -v /usr/bin/time >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-require_rust
-cargo build --release --locked -p moocpipe -q
-
-BENCH="$MOOCPIPE_ROOT/.bench"
-mkdir -p "$BENCH"
+bench_prepare
 # 100 frames (4 s) of noise in ProRes 422 HQ: ~197 Mbit/s, near a real studio
 # take's 176-220 Mbit/s; looped without re-encoding to reach the sizes.
-if [ ! -s "$BENCH/seed.mov" ]; then
-  say "encoding the 4 s ProRes HQ seed (about a minute)"
-  gst-launch-1.0 -q -e qtmux name=mux ! filesink location="$BENCH/seed.mov.part" \
-    videotestsrc num-buffers=100 pattern=snow ! video/x-raw,width=1920,height=1080,framerate=25/1,format=I422_10LE \
-      ! avenc_prores_ks profile=hq threads=0 ! mux.video_0 \
-    audiotestsrc num-buffers=100 samplesperbuffer=1920 ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.audio_0
-  mv "$BENCH/seed.mov.part" "$BENCH/seed.mov"
-fi
+prores_take "$BENCH/seed.mov" 100 pattern=snow
 make_take() { # name loops
   if [ ! -s "$BENCH/$1" ]; then
     say "making $1"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (no broker; a local folder as storage):
-# sets up a fresh Debian machine, builds moocpipe, generates a compliant and a
-# non-compliant demo take with GStreamer test sources, and checks both against
-# the raw-footage spec. Idempotent: a second run reuses what the first made.
+# sets up a fresh Debian machine, builds moocpipe, generates a small demo
+# course with GStreamer test sources (four short takes, one of them
+# non-compliant), runs `moocpipe process` on it and says where the renditions
+# and the course report are. Idempotent: a second run reuses the takes and
+# the records the first one made.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$MOOCPIPE_ROOT"
@@ -15,40 +17,50 @@ say "building moocpipe (release)"
 cargo build --release --locked -p moocpipe
 MOOCPIPE="$MOOCPIPE_ROOT/target/release/moocpipe"
 
-DEMO="${MOOCPIPE_DEMO_DIR:-$MOOCPIPE_ROOT/demo-data}/takes"
-mkdir -p "$DEMO"
+DEMO="${MOOCPIPE_DEMO_DIR:-$MOOCPIPE_ROOT/demo-data}"
+COURSE="$DEMO/physics-101"
+DATA="$DEMO/store"
 
-# A take that meets the spec: ProRes 422 HQ 1080p25, 48 kHz / 24-bit stereo PCM.
-if [ ! -s "$DEMO/lecture-compliant.mov" ]; then
-  say "generating $DEMO/lecture-compliant.mov"
-  gst-launch-1.0 -q -e qtmux name=mux ! filesink location="$DEMO/lecture-compliant.mov.part" \
-    videotestsrc num-buffers=75 pattern=smpte ! video/x-raw,width=1920,height=1080,framerate=25/1,format=I422_10LE \
-      ! avenc_prores_ks profile=hq threads=0 ! mux.video_0 \
-    audiotestsrc num-buffers=75 samplesperbuffer=1920 wave=sine freq=440 \
-      ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.audio_0
-  mv "$DEMO/lecture-compliant.mov.part" "$DEMO/lecture-compliant.mov"
-fi
+# A studio take that meets the spec: ProRes 422 HQ 1080p25, 48 kHz / 24-bit stereo PCM.
+studio_take() { # path seconds
+  mkdir -p "$(dirname "$1")"
+  prores_take "$1" $(( $2 * 25 )) pattern=smpte
+}
 
-# A take that does not: long-GOP H.264 720p, 44.1 kHz / 16-bit mono.
-if [ ! -s "$DEMO/lecture-phone.mov" ]; then
-  say "generating $DEMO/lecture-phone.mov"
-  gst-launch-1.0 -q -e qtmux name=mux ! filesink location="$DEMO/lecture-phone.mov.part" \
+# A take that does not: long-GOP H.264 720p from a phone, 44.1 kHz / 16-bit mono.
+phone_take() { # path
+  [ -s "$1" ] && return 0
+  mkdir -p "$(dirname "$1")"
+  say "generating $1"
+  gst-launch-1.0 -q -e qtmux name=mux ! filesink location="$1.part" \
     videotestsrc num-buffers=75 pattern=ball ! video/x-raw,width=1280,height=720,framerate=25/1,format=I420 \
       ! x264enc key-int-max=50 bitrate=4000 speed-preset=ultrafast ! mux.video_0 \
     audiotestsrc num-buffers=75 samplesperbuffer=1764 \
       ! audio/x-raw,rate=44100,channels=1,format=S16LE ! mux.audio_0
-  mv "$DEMO/lecture-phone.mov.part" "$DEMO/lecture-phone.mov"
-fi
+  mv "$1.part" "$1"
+}
 
-say "moocpipe check $DEMO/*.mov"
+studio_take "$COURSE/promo/trailer.mov" 2
+studio_take "$COURSE/01-welcome/01-introduction/take-01.mov" 3
+cat > "$COURSE/01-welcome/01-introduction/take-01.json" <<'JSON'
+{ "title": "Introduction to the course", "language": "en", "author_email": "author@example.edu" }
+JSON
+studio_take "$COURSE/01-welcome/02-how-to-study/take-01.mov" 3
+phone_take "$COURSE/02-motion/01-velocity/take-01.mov"
+
+say "moocpipe process $COURSE --data $DATA"
 set +e
-"$MOOCPIPE" check "$DEMO/lecture-compliant.mov" "$DEMO/lecture-phone.mov"
+"$MOOCPIPE" process --data "$DATA" "$COURSE"
 code=$?
 set -e
-# Exit code 1 is the expected outcome here: one take fails the spec.
+# Exit code 1 is the expected outcome: the phone take fails the spec.
 if [ "$code" -ne 1 ]; then
-  echo "unexpected exit code $code from moocpipe check (expected 1: one take fails)" >&2
+  echo "unexpected exit code $code from moocpipe process (expected 1: one take fails the spec)" >&2
   exit 1
 fi
-say "done: lecture-compliant.mov passes, lecture-phone.mov fails with the reasons above."
-say "try: $MOOCPIPE check --json $DEMO/lecture-phone.mov"
+
+say "why the phone take was not transcoded:"
+"$MOOCPIPE" check "$COURSE/02-motion/01-velocity/take-01.mov" || true
+
+say "done. Renditions, HLS and posters: $DATA/takes/<take-id>/renditions/"
+say "course report: $DATA/courses/physics-101/reports/segments.html (also .json, .csv)"

@@ -18,6 +18,8 @@ pub struct TranscodeConfig {
     /// x264 speed preset.
     pub preset: String,
     pub audio_bitrate_bps: u64,
+    /// Whether to package the ladder as HLS too.
+    pub hls: bool,
     pub hls_segment_seconds: u32,
     /// Where in the take the poster frame is taken, as a fraction of its duration.
     pub poster_at: f64,
@@ -52,10 +54,28 @@ impl Default for TranscodeConfig {
             ],
             preset: "veryfast".into(),
             audio_bitrate_bps: 192_000,
+            hls: true,
             hls_segment_seconds: 6,
             poster_at: 0.1,
             min_platform_bitrate_bps: 8_000_000,
         }
+    }
+}
+
+impl TranscodeConfig {
+    /// Keeps only the named rungs (e.g. `["1080p"]`); an unknown name is an error.
+    pub fn only_rungs(mut self, names: &[String]) -> Result<Self, String> {
+        for n in names {
+            if !self.ladder.iter().any(|r| &r.name == n) {
+                let known: Vec<&str> = self.ladder.iter().map(|r| r.name.as_str()).collect();
+                return Err(format!(
+                    "unknown rung {n:?}; the ladder has {}",
+                    known.join(", ")
+                ));
+            }
+        }
+        self.ladder.retain(|r| names.contains(&r.name));
+        Ok(self)
     }
 }
 

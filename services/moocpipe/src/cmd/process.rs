@@ -36,6 +36,12 @@ pub struct ProcessArgs {
     /// x264 speed preset (ultrafast … veryslow): slower is smaller at the same quality.
     #[arg(long, default_value = "veryfast", env = "MOOCPIPE_PRESET")]
     pub preset: String,
+    /// Make only these rungs of the ladder (comma-separated, e.g. `1080p`).
+    #[arg(long, value_delimiter = ',')]
+    pub rungs: Vec<String>,
+    /// Skip the HLS package.
+    #[arg(long)]
+    pub no_hls: bool,
     /// Time bound for probing one take, in seconds.
     #[arg(long, default_value_t = 600)]
     pub timeout: u64,
@@ -69,10 +75,7 @@ pub fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
         probe: MeasureOptions {
             timeout: Duration::from_secs(args.timeout.max(1)),
         },
-        transcode: TranscodeConfig {
-            preset: args.preset.clone(),
-            ..TranscodeConfig::default()
-        },
+        transcode: transcode_config(&args)?,
         course_rules: moocpipe_report::CourseRules::default(),
     };
 
@@ -101,6 +104,18 @@ pub fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
         write!(stdout, "{}", render(&summary))?;
     }
     Ok(ExitCode::from(summary.exit_code()))
+}
+
+fn transcode_config(args: &ProcessArgs) -> anyhow::Result<TranscodeConfig> {
+    let mut config = TranscodeConfig {
+        preset: args.preset.clone(),
+        hls: !args.no_hls,
+        ..TranscodeConfig::default()
+    };
+    if !args.rungs.is_empty() {
+        config = config.only_rungs(&args.rungs).map_err(anyhow::Error::msg)?;
+    }
+    Ok(config)
 }
 
 /// Progress on stderr: a bar in a terminal, a line per 10 % otherwise.
