@@ -4,6 +4,7 @@
 //! fails when they drift apart.
 
 pub mod probe;
+pub mod qc;
 pub mod report;
 pub mod rules;
 pub mod schema;
@@ -14,6 +15,7 @@ pub use probe::{
     AudioFacts, ErrorKind, Fraction, Interlacing, ProbeError, ProbeRecord, StreamCounts,
     TakeVerdict, VideoFacts,
 };
+pub use qc::{AudioQc, Bars, Finding, FindingKind, QcRecord, Severity, SuggestedScore, VideoQc};
 pub use report::{LessonSegments, ModuleSegments, SegmentReport, SegmentTake};
 pub use rules::{RuleId, RuleResult, Verdict};
 pub use take::{Sidecar, TakeKind, TakeRef};
