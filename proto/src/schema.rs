@@ -20,9 +20,11 @@ pub fn all() -> Vec<(&'static str, String)> {
             "segment-report.schema.json",
             pretty(schema_for!(crate::SegmentReport)),
         ),
-        ("qc-record.schema.json", pretty(schema_for!(crate::QcRecord))),
+        (
+            "qc-record.schema.json",
+            pretty(schema_for!(crate::QcRecord)),
+        ),
     ]
-
 }
 
 fn pretty(schema: schemars::Schema) -> String {

@@ -452,3 +452,92 @@ pub fn place_in(src: &Path, dir: &Path, rel: &str) -> PathBuf {
     }
     dest
 }
+
+/// 10 s of a 997 Hz stereo sine at -20 dBFS peak (amplitude 0.1) with a
+/// moving picture: integrated loudness -20 LUFS by BS.1770.
+pub fn qc_sine_minus_20() -> PathBuf {
+    cached(
+        "qc-sine-20",
+        "mkv",
+        Tool::GstLaunch,
+        "matroskamux name=mux ! filesink location={out} \
+         videotestsrc num-buffers=250 pattern=smpte horizontal-speed=4 ! video/x-raw,width=320,height=180,framerate=25/1 ! jpegenc ! mux. \
+         audiotestsrc num-buffers=500 samplesperbuffer=960 wave=sine freq=997 volume=0.1 \
+         ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.",
+    )
+}
+
+/// 30 s: tone, then 10 s of silence from 10 s to 20 s, then tone; a moving picture.
+pub fn qc_silence_10_to_20() -> PathBuf {
+    cached(
+        "qc-silence",
+        "mkv",
+        Tool::GstLaunch,
+        "matroskamux name=mux ! filesink location={out} \
+         videotestsrc num-buffers=750 pattern=smpte horizontal-speed=4 ! video/x-raw,width=320,height=180,framerate=25/1 ! jpegenc ! mux. \
+         concat name=c ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux. \
+         audiotestsrc num-buffers=500 samplesperbuffer=960 wave=sine freq=440 volume=0.2 ! audio/x-raw,rate=48000,channels=2,format=S24LE ! c. \
+         audiotestsrc num-buffers=500 samplesperbuffer=960 wave=silence ! audio/x-raw,rate=48000,channels=2,format=S24LE ! c. \
+         audiotestsrc num-buffers=500 samplesperbuffer=960 wave=sine freq=440 volume=0.2 ! audio/x-raw,rate=48000,channels=2,format=S24LE ! c.",
+    )
+}
+
+/// 20 s of picture: moving, 5 s of black from 5 s to 10 s, moving again; a tone.
+pub fn qc_black_5_to_10() -> PathBuf {
+    cached(
+        "qc-black",
+        "mkv",
+        Tool::GstLaunch,
+        "matroskamux name=mux ! filesink location={out} \
+         concat name=c ! jpegenc ! mux. \
+         videotestsrc num-buffers=125 pattern=smpte horizontal-speed=4 ! video/x-raw,width=320,height=180,framerate=25/1 ! c. \
+         videotestsrc num-buffers=125 pattern=black ! video/x-raw,width=320,height=180,framerate=25/1 ! c. \
+         videotestsrc num-buffers=250 pattern=smpte horizontal-speed=4 ! video/x-raw,width=320,height=180,framerate=25/1 ! c. \
+         audiotestsrc num-buffers=1000 samplesperbuffer=960 wave=sine freq=440 volume=0.2 \
+         ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.",
+    )
+}
+
+/// 10 s of a 16:9 picture letterboxed with 140-pixel black bars at top and
+/// bottom of a 1920×1080 frame (the picture itself is 1920×800).
+pub fn qc_letterbox() -> PathBuf {
+    cached(
+        "qc-letterbox",
+        "mkv",
+        Tool::GstLaunch,
+        "matroskamux name=mux ! filesink location={out} \
+         videotestsrc num-buffers=250 pattern=ball background-color=0xff808080 ! video/x-raw,width=1920,height=800,framerate=25/1 \
+         ! videobox top=-140 bottom=-140 fill=black ! video/x-raw,width=1920,height=1080 ! videoconvert ! jpegenc ! mux. \
+         audiotestsrc num-buffers=500 samplesperbuffer=960 wave=sine freq=440 volume=0.2 \
+         ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.",
+    )
+}
+
+/// 12 s of clean footage: a moving picture and a 997 Hz stereo sine at
+/// amplitude 0.158 (-16 LUFS, the default target).
+pub fn qc_clean() -> PathBuf {
+    cached(
+        "qc-clean",
+        "mkv",
+        Tool::GstLaunch,
+        "matroskamux name=mux ! filesink location={out} \
+         videotestsrc num-buffers=300 pattern=smpte horizontal-speed=4 ! video/x-raw,width=320,height=180,framerate=25/1 ! jpegenc ! mux. \
+         audiotestsrc num-buffers=600 samplesperbuffer=960 wave=sine freq=997 volume=0.158 \
+         ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.",
+    )
+}
+
+/// 12 s of a still test card (a slide lecture): one frame repeated
+/// (videotestsrc's SMPTE card changes from frame to frame), tone.
+pub fn qc_frozen() -> PathBuf {
+    cached(
+        "qc-frozen",
+        "mkv",
+        Tool::GstLaunch,
+        "matroskamux name=mux ! filesink location={out} \
+         videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,width=320,height=180,framerate=25/1 \
+         ! imagefreeze num-buffers=300 ! jpegenc ! mux. \
+         audiotestsrc num-buffers=600 samplesperbuffer=960 wave=sine freq=440 volume=0.2 \
+         ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.",
+    )
+}

@@ -6,6 +6,7 @@
 //! Memory stays flat: each frame is dropped by a fakesink once counted.
 
 use crate::error::MediaError;
+use crate::pipeline::{wait_for_eos, PipelineGuard};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use std::path::Path;
@@ -75,15 +76,6 @@ pub struct DemuxPass {
     pub declared_duration: Option<gst::ClockTime>,
 }
 
-/// Sets the pipeline to `Null` however the pass ends.
-struct PipelineGuard(gst::Pipeline);
-
-impl Drop for PipelineGuard {
-    fn drop(&mut self) {
-        let _ = self.0.set_state(gst::State::Null);
-    }
-}
-
 #[derive(Default)]
 struct Shared {
     container_caps: Option<gst::Caps>,
@@ -136,11 +128,8 @@ pub fn run(
             .unwrap_or_else(|| internal("the demux pipeline would not start".into()))
     })?;
 
-    let bus = pipeline
-        .bus()
-        .ok_or_else(|| internal("pipeline without a bus".into()))?;
     let mut duration: Option<gst::ClockTime> = None;
-    loop {
+    let ran = wait_for_eos(file, &pipeline, &mut |pipeline| {
         if Instant::now() >= deadline {
             return Err(MediaError::Timeout {
                 file: file.to_string(),
@@ -150,43 +139,24 @@ pub fn run(
         if let Some(stop) = lock(&shared).stop.take() {
             return Err(stop);
         }
-        let msg = bus.timed_pop_filtered(
-            gst::ClockTime::from_mseconds(250),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        );
-        match msg.as_ref().map(|m| m.view()) {
-            Some(gst::MessageView::Eos(_)) => {
-                duration = duration.or_else(|| pipeline.query_duration::<gst::ClockTime>());
-                break;
-            }
-            Some(gst::MessageView::Error(err)) => {
-                // A callback's verdict explains the error that follows it
-                // (typefind reports not-linked when no demuxer was plugged).
-                if let Some(stop) = lock(&shared).stop.take() {
-                    return Err(stop);
-                }
-                return Err(MediaError::from_gst(
-                    file,
-                    &err.error(),
-                    err.debug().as_deref(),
-                ));
-            }
-            _ => {
-                if duration.is_none() {
-                    duration = pipeline.query_duration::<gst::ClockTime>();
-                }
-                if let Some(total) = duration.filter(|d| !d.is_zero()) {
-                    let read = lock(&shared)
-                        .streams
-                        .iter()
-                        .filter_map(|s| s.end)
-                        .max()
-                        .unwrap_or(gst::ClockTime::ZERO);
-                    progress((read.nseconds() as f64 / total.nseconds() as f64).min(1.0));
-                }
-            }
+        duration = duration.or_else(|| pipeline.query_duration::<gst::ClockTime>());
+        if let Some(total) = duration.filter(|d| !d.is_zero()) {
+            let read = lock(&shared)
+                .streams
+                .iter()
+                .filter_map(|s| s.end)
+                .max()
+                .unwrap_or(gst::ClockTime::ZERO);
+            progress((read.nseconds() as f64 / total.nseconds() as f64).min(1.0));
         }
+        Ok(())
+    });
+    if let Err(e) = ran {
+        // A callback's verdict explains the error that follows it (typefind
+        // reports not-linked when no demuxer was plugged).
+        return Err(lock(&shared).stop.take().unwrap_or(e));
     }
+    let duration = duration.or_else(|| pipeline.query_duration::<gst::ClockTime>());
     drop(guard);
     progress(1.0);
 

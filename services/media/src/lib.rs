@@ -4,10 +4,13 @@
 //! - [`measure`]: the facts of a raw take, from one demux pass over every
 //!   frame (parsers where they exist for caps, never a decoder).
 
+pub mod analyse;
 mod codec;
+
 mod demux;
 pub mod error;
 mod measure;
+mod pipeline;
 pub mod transcode;
 
 pub use error::MediaError;

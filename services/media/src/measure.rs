@@ -69,7 +69,7 @@ pub fn measure(
 
 /// Refuses what is not a readable, non-empty regular file before GStreamer
 /// sees it (a FIFO would block a reader forever).
-fn preflight(file: &str, path: &Path) -> Result<u64, MediaError> {
+pub(crate) fn preflight(file: &str, path: &Path) -> Result<u64, MediaError> {
     let meta = std::fs::metadata(path).map_err(|e| MediaError::from_io(file, &e))?;
     let file_type = meta.file_type();
     if !file_type.is_file() {

@@ -13,6 +13,7 @@
 //! presets (the demuxer feeds both streams from one thread).
 
 use crate::error::MediaError;
+use crate::pipeline::{check_cancel, played_fraction, wait_for_eos, PipelineGuard};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use std::path::{Path, PathBuf};
@@ -62,15 +63,6 @@ pub struct TranscodeProgress {
     pub fps: f64,
     pub elapsed: Duration,
     pub eta: Option<Duration>,
-}
-
-/// Sets the pipeline to `Null` however the run ends.
-struct PipelineGuard(gst::Pipeline);
-
-impl Drop for PipelineGuard {
-    fn drop(&mut self) {
-        let _ = self.0.set_state(gst::State::Null);
-    }
 }
 
 fn make(factory: &str, file: &str) -> Result<gst::Element, MediaError> {
@@ -391,50 +383,25 @@ pub fn transcode(
     pipeline
         .set_state(gst::State::Playing)
         .map_err(|_| internal(file, "the transcode pipeline would not start"))?;
-    let bus = pipeline
-        .bus()
-        .ok_or_else(|| internal(file, "pipeline without a bus"))?;
     let started = Instant::now();
-    loop {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(MediaError::Cancelled {
-                file: file.to_string(),
-            });
-        }
-        let msg = bus.timed_pop_filtered(
-            gst::ClockTime::from_mseconds(250),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        );
-        match msg.as_ref().map(|m| m.view()) {
-            Some(gst::MessageView::Eos(_)) => break,
-            Some(gst::MessageView::Error(err)) => {
-                return Err(MediaError::from_gst(
-                    file,
-                    &err.error(),
-                    err.debug().as_deref(),
-                ));
-            }
-            _ => {
-                let position = pipeline.query_position::<gst::ClockTime>();
-                let fraction = match (position, plan.duration) {
-                    (Some(p), Some(d)) if !d.is_zero() => {
-                        (p.nseconds() as f64 / d.as_nanos() as f64).clamp(0.0, 1.0)
-                    }
-                    _ => 0.0,
-                };
-                let elapsed = started.elapsed();
-                let done = frames.load(Ordering::Relaxed);
-                let eta = (fraction > 0.01).then(|| elapsed.mul_f64((1.0 - fraction) / fraction));
-                progress(&TranscodeProgress {
-                    fraction,
-                    frames: done,
-                    fps: done as f64 / elapsed.as_secs_f64().max(1e-3),
-                    elapsed,
-                    eta,
-                });
-            }
-        }
-    }
+    let duration = plan
+        .duration
+        .map(|d| gst::ClockTime::from_nseconds(d.as_nanos() as u64));
+    wait_for_eos(file, &pipeline, &mut |pipeline| {
+        check_cancel(file, cancel)?;
+        let fraction = played_fraction(pipeline, duration).unwrap_or(0.0);
+        let elapsed = started.elapsed();
+        let done = frames.load(Ordering::Relaxed);
+        let eta = (fraction > 0.01).then(|| elapsed.mul_f64((1.0 - fraction) / fraction));
+        progress(&TranscodeProgress {
+            fraction,
+            frames: done,
+            fps: done as f64 / elapsed.as_secs_f64().max(1e-3),
+            elapsed,
+            eta,
+        });
+        Ok(())
+    })?;
     drop(guard);
     let elapsed = started.elapsed();
     let done = frames.load(Ordering::Relaxed);

@@ -19,6 +19,8 @@ pub enum Command {
     Check(cmd::check::CheckArgs),
     /// Probe, transcode and verify takes or whole course folders, and write each course's segment-length report.
     Process(cmd::process::ProcessArgs),
+    /// Measure technical quality (loudness, clipping, silence, black, bars, frozen) and suggest F-10 scores.
+    Qc(cmd::qc::QcArgs),
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -26,5 +28,6 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Process(args) => cmd::process::run(args),
+        Command::Qc(args) => cmd::qc::run(args),
     }
 }

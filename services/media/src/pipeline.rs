@@ -1,0 +1,71 @@
+//! Running a pipeline to its end, shared by the demux pass, the transcode
+//! and the analysis decode: a guard that stops it however the run ends, and
+//! the bus loop.
+
+use crate::error::MediaError;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Sets the pipeline to `Null` however the run ends.
+pub(crate) struct PipelineGuard(pub gst::Pipeline);
+
+impl Drop for PipelineGuard {
+    fn drop(&mut self) {
+        let _ = self.0.set_state(gst::State::Null);
+    }
+}
+
+/// Waits for the end of stream. Every 250 ms, and before each wait, `tick`
+/// runs: it reports progress, and stops the run by returning an error
+/// (cancelled, out of time…). An error message from an element ends the
+/// run with that element's error.
+pub(crate) fn wait_for_eos(
+    file: &str,
+    pipeline: &gst::Pipeline,
+    tick: &mut dyn FnMut(&gst::Pipeline) -> Result<(), MediaError>,
+) -> Result<(), MediaError> {
+    let bus = pipeline.bus().ok_or_else(|| MediaError::Internal {
+        file: file.to_string(),
+        message: "pipeline without a bus".into(),
+    })?;
+    loop {
+        tick(pipeline)?;
+        let msg = bus.timed_pop_filtered(
+            gst::ClockTime::from_mseconds(250),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        );
+        match msg.as_ref().map(|m| m.view()) {
+            Some(gst::MessageView::Eos(_)) => return Ok(()),
+            Some(gst::MessageView::Error(err)) => {
+                return Err(MediaError::from_gst(
+                    file,
+                    &err.error(),
+                    err.debug().as_deref(),
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `Err(Cancelled)` once `cancel` is set.
+pub(crate) fn check_cancel(file: &str, cancel: &AtomicBool) -> Result<(), MediaError> {
+    if cancel.load(Ordering::Relaxed) {
+        Err(MediaError::Cancelled {
+            file: file.to_string(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// The fraction of the pipeline's duration played so far, when both are known.
+pub(crate) fn played_fraction(
+    pipeline: &gst::Pipeline,
+    duration: Option<gst::ClockTime>,
+) -> Option<f64> {
+    let d = duration.or_else(|| pipeline.query_duration::<gst::ClockTime>())?;
+    let p = pipeline.query_position::<gst::ClockTime>()?;
+    (!d.is_zero()).then(|| (p.nseconds() as f64 / d.nseconds() as f64).clamp(0.0, 1.0))
+}
