@@ -271,7 +271,11 @@ fn a_second_run_reuses_records_and_force_redoes_them() {
         second.stderr
     );
     assert!(
-        second.stderr.contains("transcode: pass (recorded earlier)"),
+        second.stderr.contains("transcode: pass (recorded earlier)")
+            && second
+                .stderr
+                .lines()
+                .any(|l| l.contains("qc: sound") && l.contains("(recorded earlier)")),
         "{}",
         second.stderr
     );
@@ -318,7 +322,28 @@ fn a_batch_goes_on_past_noncompliant_and_corrupt_takes() {
 
     let run = process(&dir.path().join("data"), &[&course.to_string_lossy()]);
     assert_eq!(run.code, 2, "an unreadable take makes exit code 2");
-    assert_eq!(take(&run, "good.mov")["status"], "done");
+    let good = take(&run, "good.mov");
+    assert_eq!(good["status"], "done");
+    // QC is measured for every readable take, transcoded or not.
+    for t in [good, take(&run, "small.mov")] {
+        assert!(
+            t["sound_score"].as_u64().is_some() && t["image_score"].as_u64().is_some(),
+            "{t}"
+        );
+        let id = t["take_id"].as_str().unwrap_or_default();
+        let qc = dir
+            .path()
+            .join("data/takes")
+            .join(id)
+            .join("records/qc.json");
+        let text = std::fs::read_to_string(&qc).expect("qc.json");
+        let record: moocpipe_proto::QcRecord = serde_json::from_str(&text).expect("a QC record");
+        assert!(
+            record.video.is_some_and(|v| v.frames > 0),
+            "{}",
+            qc.display()
+        );
+    }
     let small = take(&run, "small.mov");
     assert_eq!(small["status"], "not-transcoded");
     assert!(small["note"]

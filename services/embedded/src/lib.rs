@@ -9,8 +9,9 @@ mod course;
 use moocpipe_media::transcode::TranscodeProgress;
 use moocpipe_media::MeasureOptions;
 use moocpipe_proto::{
-    ProbeError, ProbeRecord, TakeRef, TakeVerdict, TranscodeRecord, SCHEMA_VERSION,
+    ProbeError, ProbeRecord, QcRecord, TakeRef, TakeVerdict, TranscodeRecord, SCHEMA_VERSION,
 };
+use moocpipe_qc::QcConfig;
 use moocpipe_storage::layout::{self, Stage};
 use moocpipe_storage::{LocalStore, StorageError};
 use moocpipe_transcode::TranscodeConfig;
@@ -28,6 +29,7 @@ pub struct ProcessOptions {
     pub probe: MeasureOptions,
     pub transcode: TranscodeConfig,
     pub course_rules: moocpipe_report::CourseRules,
+    pub qc: QcConfig,
 }
 
 /// What happens, as it happens, for a progress display.
@@ -51,6 +53,11 @@ pub enum Event<'a> {
     Transcoded {
         take: &'a TakeRef,
         record: &'a TranscodeRecord,
+        reused: bool,
+    },
+    Qc {
+        take: &'a TakeRef,
+        record: &'a QcRecord,
         reused: bool,
     },
     ReportWritten {
@@ -78,6 +85,11 @@ pub struct TakeOutcome {
     pub hls_master: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poster: Option<PathBuf>,
+    /// Suggested F-10 scores (0–3) for sound and picture, when measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sound_score: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_score: Option<u32>,
     /// Why the take did not finish, in plain words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -204,6 +216,8 @@ fn outcome(
         renditions: Vec::new(),
         hls_master: None,
         poster: None,
+        sound_score: None,
+        image_score: None,
         note,
     }
 }
@@ -243,11 +257,66 @@ fn process_take(
         record: &probe,
         reused,
     });
-    match probe.verdict {
-        TakeVerdict::Error => {
-            let note = probe.error.as_ref().map(|e| e.message.clone());
-            return Ok(outcome(take, probe.verdict, None, Status::Error, note));
+    if probe.verdict == TakeVerdict::Error {
+        let note = probe.error.as_ref().map(|e| e.message.clone());
+        return Ok(outcome(take, probe.verdict, None, Status::Error, note));
+    }
+
+    // QC decodes the take on its own (sharing the transcode's decode is not
+    // done yet: a tee into appsinks stalled the transcode pipeline).
+    let qc_key = layout::record(&take.take_id, Stage::Qc);
+    let stored_qc = if options.force {
+        None
+    } else {
+        store.get_json::<QcRecord>(&qc_key)?
+    };
+    let mut out = transcode_part(take, source, &probe, store, options, cancel, on_event)?;
+    let qc = match stored_qc {
+        Some(record) => Some((record, true)),
+        None if out.status != Status::Cancelled => {
+            let result =
+                moocpipe_probe::qc::run(&take.key, source, &options.qc, cancel, &mut |_| {});
+            match result {
+                Ok(record) => {
+                    store.put_json(&qc_key, &record)?;
+                    Some((record, false))
+                }
+                Err(e) => {
+                    let note = format!("quality not measured: {e}");
+                    out.note = Some(match out.note.take() {
+                        Some(n) => format!("{n}; {note}"),
+                        None => note,
+                    });
+                    None
+                }
+            }
         }
+        _ => None,
+    };
+    if let Some((record, reused)) = qc {
+        out.sound_score = Some(record.sound_score.score);
+        out.image_score = Some(record.image_score.score);
+        on_event(Event::Qc {
+            take,
+            record: &record,
+            reused,
+        });
+    }
+    Ok(out)
+}
+
+/// The transcode half of a take: skipped for a take that fails the spec
+/// (unless allowed) or whose renditions are recorded; else run and published.
+fn transcode_part(
+    take: &TakeRef,
+    source: &Path,
+    probe: &ProbeRecord,
+    store: &LocalStore,
+    options: &ProcessOptions,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<TakeOutcome, StorageError> {
+    match probe.verdict {
         TakeVerdict::Fail | TakeVerdict::CannotTell if !options.allow_noncompliant => {
             let failing: Vec<&str> = probe
                 .rules
@@ -255,15 +324,16 @@ fn process_take(
                 .filter(|r| r.verdict != moocpipe_proto::Verdict::Pass)
                 .map(|r| r.id.as_str())
                 .collect();
+            let note = format!(
+                "fails the raw-footage spec ({}); not transcoded (use --allow-noncompliant to transcode anyway)",
+                failing.join(", ")
+            );
             return Ok(outcome(
                 take,
                 probe.verdict,
                 None,
                 Status::NotTranscoded,
-                Some(format!(
-                    "fails the raw-footage spec ({}); not transcoded (use --allow-noncompliant to transcode anyway)",
-                    failing.join(", ")
-                )),
+                Some(note),
             ));
         }
         _ => {}
@@ -282,7 +352,7 @@ fn process_take(
         {
             (r, true)
         }
-        _ => match transcode_take(take, source, &probe, store, options, cancel, on_event)? {
+        _ => match transcode_take(take, source, probe, store, options, cancel, on_event)? {
             Ok(r) => (r, false),
             Err(o) => return Ok(o),
         },

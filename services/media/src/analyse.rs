@@ -138,7 +138,7 @@ fn audio_branch(sink: Arc<Mutex<dyn AnalysisSink>>) -> Option<Vec<gst::Element>>
         .field("layout", "interleaved")
         .field("rate", ANALYSIS_RATE as i32)
         .build();
-    let appsink = gst_app::AppSink::builder().caps(&caps).sync(false).build();
+    let appsink = analysis_sink(&caps);
     appsink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |s| {
@@ -173,7 +173,7 @@ fn video_branch(sink: Arc<Mutex<dyn AnalysisSink>>, width: u32) -> Option<Vec<gs
         .field("width", width as i32)
         .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
         .build();
-    let appsink = gst_app::AppSink::builder().caps(&caps).sync(false).build();
+    let appsink = analysis_sink(&caps);
     appsink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |s| {
@@ -207,4 +207,12 @@ fn video_branch(sink: Arc<Mutex<dyn AnalysisSink>>, width: u32) -> Option<Vec<gs
     );
     // videoscale before videoconvert: scale the big picture down first.
     Some(vec![queue, scale, convert, appsink.upcast()])
+}
+
+/// An appsink that never waits, neither for the clock nor for preroll: the
+/// analysis reads as fast as the decoder delivers.
+fn analysis_sink(caps: &gst::Caps) -> gst_app::AppSink {
+    let sink = gst_app::AppSink::builder().caps(caps).sync(false).build();
+    sink.set_property("async", false);
+    sink
 }

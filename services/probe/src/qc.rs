@@ -46,8 +46,55 @@ impl AnalysisSink for Analyzers {
     }
 }
 
-/// Measures the technical quality of the take at `path`; `file` is the name
-/// the record and errors use. Only reads the file.
+/// One take's analysis: feed [`QcSession::sink`] from a decode (its own, or
+/// the transcode's), then [`QcSession::finish`].
+pub struct QcSession {
+    config: QcConfig,
+    analyzers: Arc<Mutex<Analyzers>>,
+}
+
+impl QcSession {
+    pub fn new(config: &QcConfig) -> Self {
+        QcSession {
+            config: config.clone(),
+            analyzers: Arc::new(Mutex::new(Analyzers {
+                config: config.clone(),
+                audio: None,
+                video: None,
+                audio_error: None,
+            })),
+        }
+    }
+
+    /// Where decoded media goes; frames at [`ANALYSIS_WIDTH`].
+    pub fn sink(&self) -> Arc<Mutex<dyn AnalysisSink>> {
+        self.analyzers.clone()
+    }
+
+    /// The record of everything the sink was fed.
+    pub fn finish(self, file: &str) -> Result<QcRecord, MediaError> {
+        let mut guard = self.analyzers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = guard.audio_error.take() {
+            return Err(MediaError::Internal {
+                file: file.to_string(),
+                message: format!("loudness analysis failed: {e}"),
+            });
+        }
+        let audio = guard.audio.take().map(AudioAnalyzer::finish);
+        let video = guard.video.take().map(VideoAnalyzer::finish);
+        let record = moocpipe_qc::record(file, audio, video, &self.config);
+        tracing::info!(
+            sound = record.sound_score.score,
+            image = record.image_score.score,
+            findings = record.findings.len(),
+            "measured quality"
+        );
+        Ok(record)
+    }
+}
+
+/// Measures the technical quality of the take at `path` with a decode of its
+/// own; `file` is the name the record and errors use. Only reads the file.
 pub fn run(
     file: &str,
     path: &Path,
@@ -57,29 +104,7 @@ pub fn run(
 ) -> Result<QcRecord, MediaError> {
     let span = tracing::info_span!("qc", file);
     let _enter = span.enter();
-    let analyzers = Arc::new(Mutex::new(Analyzers {
-        config: config.clone(),
-        audio: None,
-        video: None,
-        audio_error: None,
-    }));
-    let sink: Arc<Mutex<dyn AnalysisSink>> = analyzers.clone();
-    analyse::analyse(file, path, ANALYSIS_WIDTH, sink, cancel, progress)?;
-    let mut guard = analyzers.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(e) = guard.audio_error.take() {
-        return Err(MediaError::Internal {
-            file: file.to_string(),
-            message: format!("loudness analysis failed: {e}"),
-        });
-    }
-    let audio = guard.audio.take().map(AudioAnalyzer::finish);
-    let video = guard.video.take().map(VideoAnalyzer::finish);
-    let record = moocpipe_qc::record(file, audio, video, config);
-    tracing::info!(
-        sound = record.sound_score.score,
-        image = record.image_score.score,
-        findings = record.findings.len(),
-        "measured quality"
-    );
-    Ok(record)
+    let session = QcSession::new(config);
+    analyse::analyse(file, path, ANALYSIS_WIDTH, session.sink(), cancel, progress)?;
+    session.finish(file)
 }

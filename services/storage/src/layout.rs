@@ -1,7 +1,8 @@
 //! The store layout, one convention for every backend (DESIGN.md):
 //!
 //! ```text
-//! takes/<take-id>/records/{ingest,probe,transcode,caption,published}.json
+//! takes/<take-id>/records/{ingest,probe,qc,transcode,caption,published}.json
+
 //! takes/<take-id>/renditions/…   (names carry course, module, lecture number and title)
 //! courses/<course>/reports/segments.{json,csv,html}
 //! ```
@@ -11,6 +12,7 @@
 pub enum Stage {
     Ingest,
     Probe,
+    Qc,
     Transcode,
     Caption,
     Published,
@@ -21,6 +23,7 @@ impl Stage {
         match self {
             Stage::Ingest => "ingest",
             Stage::Probe => "probe",
+            Stage::Qc => "qc",
             Stage::Transcode => "transcode",
             Stage::Caption => "caption",
             Stage::Published => "published",

@@ -77,6 +77,7 @@ pub fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
         },
         transcode: transcode_config(&args)?,
         course_rules: moocpipe_report::CourseRules::default(),
+        qc: moocpipe_qc::QcConfig::default(),
     };
 
     // Ctrl-C (or SIGTERM) stops the current transcode cleanly; a second one exits at once.
@@ -179,6 +180,15 @@ impl Display {
                 let again = if reused { " (recorded earlier)" } else { "" };
                 eprintln!("  transcode: {}{again}", record.verdict);
             }
+            Event::Qc { record, reused, .. } => {
+                let again = if reused { " (recorded earlier)" } else { "" };
+                eprintln!(
+                    "  qc: sound {}/3, picture {}/3, {} finding(s){again}",
+                    record.sound_score.score,
+                    record.image_score.score,
+                    record.findings.len()
+                );
+            }
             Event::ReportWritten { course, files } => {
                 self.finish();
                 if let Some(html) = files
@@ -210,6 +220,7 @@ fn render(summary: &Summary) -> String {
             "take",
             "spec",
             "transcode",
+            "QC sound/picture",
             "status",
             "renditions / why not",
         ]);
@@ -229,6 +240,10 @@ fn render(summary: &Summary) -> String {
             t.transcode
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "-".into()),
+            match (t.sound_score, t.image_score) {
+                (Some(s), Some(i)) => format!("{s}/3, {i}/3"),
+                _ => "-".into(),
+            },
             t.status.as_str().to_string(),
             detail,
         ]);
