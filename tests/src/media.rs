@@ -357,44 +357,59 @@ pub fn truncated_copy(src: &Path, len: usize, dir: &Path, name: &str) -> PathBuf
     out
 }
 
+/// `frames` of videotestsrc (`pattern` and its options) as ProRes 422 HQ
+/// 1920×1080 at `fps` in MOV, with `audio_seconds` of 48 kHz 24-bit stereo
+/// audiotestsrc `wave`.
+fn prores_hq_take(
+    name: &str,
+    frames: u32,
+    fps: &str,
+    pattern: &str,
+    audio_seconds: u32,
+    wave: &str,
+) -> PathBuf {
+    cached(
+        name,
+        "mov",
+        Tool::GstLaunch,
+        &format!(
+            "qtmux name=mux ! filesink location={{out}} \
+             videotestsrc num-buffers={frames} {pattern} ! video/x-raw,width=1920,height=1080,framerate={fps},format=I422_10LE \
+             ! {PRORES_HQ} ! mux.video_0 \
+             audiotestsrc num-buffers={} samplesperbuffer=1920 wave={wave} ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.audio_0",
+            audio_seconds * 25
+        ),
+    )
+}
+
 /// 2 s of compliant ProRes 422 HQ 1080p25 with 48 kHz 24-bit stereo PCM: a
 /// moving picture, for transcode tests.
 pub fn compliant_prores_2s() -> PathBuf {
-    cached(
+    prores_hq_take(
         "compliant-prores-2s",
-        "mov",
-        Tool::GstLaunch,
-        "qtmux name=mux ! filesink location={out} \
-         videotestsrc num-buffers=50 pattern=smpte horizontal-speed=8 ! video/x-raw,width=1920,height=1080,framerate=25/1,format=I422_10LE \
-         ! avenc_prores_ks profile=hq threads=0 ! mux.video_0 \
-         audiotestsrc num-buffers=50 samplesperbuffer=1920 ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.audio_0",
+        50,
+        "25/1",
+        "pattern=smpte horizontal-speed=8",
+        2,
+        "sine",
     )
 }
 
 /// 2 s of black, compliant otherwise: a static picture that a rate-controlled
 /// encoder would undershoot.
 pub fn black_prores_2s() -> PathBuf {
-    cached(
-        "black-prores-2s",
-        "mov",
-        Tool::GstLaunch,
-        "qtmux name=mux ! filesink location={out} \
-         videotestsrc num-buffers=50 pattern=black ! video/x-raw,width=1920,height=1080,framerate=25/1,format=I422_10LE \
-         ! avenc_prores_ks profile=hq threads=0 ! mux.video_0 \
-         audiotestsrc num-buffers=50 samplesperbuffer=1920 wave=silence ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.audio_0",
-    )
+    prores_hq_take("black-prores-2s", 50, "25/1", "pattern=black", 2, "silence")
 }
 
 /// 2 s of ProRes HQ at 23.976 fps (48 frames).
 pub fn prores_23_976_2s() -> PathBuf {
-    cached(
+    prores_hq_take(
         "prores-23976-2s",
-        "mov",
-        Tool::GstLaunch,
-        "qtmux name=mux ! filesink location={out} \
-         videotestsrc num-buffers=48 pattern=smpte horizontal-speed=8 ! video/x-raw,width=1920,height=1080,framerate=24000/1001,format=I422_10LE \
-         ! avenc_prores_ks profile=hq threads=0 ! mux.video_0 \
-         audiotestsrc num-buffers=50 samplesperbuffer=1920 ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.audio_0",
+        48,
+        "24000/1001",
+        "pattern=smpte horizontal-speed=8",
+        2,
+        "sine",
     )
 }
 
@@ -414,14 +429,13 @@ pub fn uhd_mjpeg_1s() -> PathBuf {
 
 /// 10 s of compliant ProRes HQ, long enough to interrupt a transcode.
 pub fn compliant_prores_10s() -> PathBuf {
-    cached(
+    prores_hq_take(
         "compliant-prores-10s",
-        "mov",
-        Tool::GstLaunch,
-        "qtmux name=mux ! filesink location={out} \
-         videotestsrc num-buffers=250 pattern=smpte ! video/x-raw,width=1920,height=1080,framerate=25/1,format=I422_10LE \
-         ! avenc_prores_ks profile=hq threads=0 ! mux.video_0 \
-         audiotestsrc num-buffers=250 samplesperbuffer=1920 ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.audio_0",
+        250,
+        "25/1",
+        "pattern=smpte",
+        10,
+        "sine",
     )
 }
 

@@ -110,6 +110,23 @@ fn add_chain(
     gst::Element::link_many(chain.iter().copied()).map_err(|e| internal(file, e.to_string()))
 }
 
+/// Feeds the encoded audio from `a_tee` to a muxer's request pad through a
+/// 30 s queue (x264's lookahead holds video back; a shallow queue deadlocks).
+fn feed_audio(
+    pipeline: &gst::Pipeline,
+    a_tee: &gst::Element,
+    mux: &gst::Element,
+    template: &str,
+    file: &str,
+) -> Result<(), MediaError> {
+    let q = deep_queue(file, 30)?;
+    pipeline
+        .add(&q)
+        .map_err(|e| internal(file, e.to_string()))?;
+    link_from_tee(a_tee, &q, file)?;
+    link_to_request(&q, mux, template, file)
+}
+
 /// Links a tee's new request pad to `sink`'s sink pad.
 fn link_from_tee(tee: &gst::Element, sink: &gst::Element, file: &str) -> Result<(), MediaError> {
     let src = tee
@@ -277,12 +294,7 @@ pub fn transcode(
         link_from_tee(&h_tee, &mp4_queue, file)?;
         link_to_request(&mp4_parse, &mux, "video_%u", file)?;
         if let Some((_, a_tee)) = &a_tee {
-            let q = deep_queue(file, 30)?;
-            pipeline
-                .add(&q)
-                .map_err(|e| internal(file, e.to_string()))?;
-            link_from_tee(a_tee, &q, file)?;
-            link_to_request(&q, &mux, "audio_%u", file)?;
+            feed_audio(&pipeline, a_tee, &mux, "audio_%u", file)?;
         }
 
         if let Some(dir) = &rung.hls_dir {
@@ -309,12 +321,7 @@ pub fn transcode(
             link_from_tee(&h_tee, &hls_queue, file)?;
             link_to_request(&hls_parse, &hls, "video", file)?;
             if let Some((_, a_tee)) = &a_tee {
-                let q = deep_queue(file, 30)?;
-                pipeline
-                    .add(&q)
-                    .map_err(|e| internal(file, e.to_string()))?;
-                link_from_tee(a_tee, &q, file)?;
-                link_to_request(&q, &hls, "audio", file)?;
+                feed_audio(&pipeline, a_tee, &hls, "audio", file)?;
             }
         }
     }
