@@ -324,8 +324,10 @@ fn a_batch_goes_on_past_noncompliant_and_corrupt_takes() {
     assert_eq!(run.code, 2, "an unreadable take makes exit code 2");
     let good = take(&run, "good.mov");
     assert_eq!(good["status"], "done");
-    // QC is measured for every readable take, transcoded or not.
-    for t in [good, take(&run, "small.mov")] {
+    // QC is measured for every readable take: from the transcode's decode
+    // (good.mov) or from a decode of its own (small.mov, not transcoded);
+    // either way every frame of the take is analysed.
+    for (t, frames) in [(good, 50), (take(&run, "small.mov"), 25)] {
         assert!(
             t["sound_score"].as_u64().is_some() && t["image_score"].as_u64().is_some(),
             "{t}"
@@ -338,10 +340,16 @@ fn a_batch_goes_on_past_noncompliant_and_corrupt_takes() {
             .join("records/qc.json");
         let text = std::fs::read_to_string(&qc).expect("qc.json");
         let record: moocpipe_proto::QcRecord = serde_json::from_str(&text).expect("a QC record");
-        assert!(
-            record.video.is_some_and(|v| v.frames > 0),
+        assert_eq!(
+            record.video.map(|v| v.frames),
+            Some(frames),
             "{}",
             qc.display()
+        );
+        let seconds = record.audio.map(|a| a.seconds).unwrap_or_default();
+        assert!(
+            (seconds - frames as f64 / 25.0).abs() < 0.1,
+            "{seconds} s of audio"
         );
     }
     let small = take(&run, "small.mov");

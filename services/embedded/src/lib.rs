@@ -6,8 +6,10 @@
 
 mod course;
 
+use moocpipe_media::analyse::AnalysisSink;
 use moocpipe_media::transcode::TranscodeProgress;
 use moocpipe_media::MeasureOptions;
+use moocpipe_probe::qc::QcSession;
 use moocpipe_proto::{
     ProbeError, ProbeRecord, QcRecord, TakeRef, TakeVerdict, TranscodeRecord, SCHEMA_VERSION,
 };
@@ -18,6 +20,7 @@ use moocpipe_transcode::TranscodeConfig;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// How `process` runs.
 #[derive(Debug, Clone, Default)]
@@ -262,20 +265,34 @@ fn process_take(
         return Ok(outcome(take, probe.verdict, None, Status::Error, note));
     }
 
-    // QC decodes the take on its own (sharing the transcode's decode is not
-    // done yet: a tee into appsinks stalled the transcode pipeline).
+    // QC shares the transcode's decode when the transcode runs; otherwise
+    // (not transcoded, or renditions recorded) it decodes the take itself.
     let qc_key = layout::record(&take.take_id, Stage::Qc);
     let stored_qc = if options.force {
         None
     } else {
         store.get_json::<QcRecord>(&qc_key)?
     };
-    let mut out = transcode_part(take, source, &probe, store, options, cancel, on_event)?;
-    let qc = match stored_qc {
-        Some(record) => Some((record, true)),
-        None if out.status != Status::Cancelled => {
-            let result =
-                moocpipe_probe::qc::run(&take.key, source, &options.qc, cancel, &mut |_| {});
+    let session = stored_qc.is_none().then(|| QcSession::new(&options.qc));
+    let sink = session.as_ref().map(QcSession::sink);
+    let (mut out, decoded) = transcode_part(
+        take,
+        source,
+        &probe,
+        store,
+        options,
+        cancel,
+        sink.as_ref(),
+        on_event,
+    )?;
+    let qc = match (stored_qc, session) {
+        (Some(record), _) => Some((record, true)),
+        (None, Some(session)) if out.status != Status::Cancelled => {
+            let result = if decoded {
+                session.finish(&take.key)
+            } else {
+                moocpipe_probe::qc::run(&take.key, source, &options.qc, cancel, &mut |_| {})
+            };
             match result {
                 Ok(record) => {
                     store.put_json(&qc_key, &record)?;
@@ -306,7 +323,10 @@ fn process_take(
 }
 
 /// The transcode half of a take: skipped for a take that fails the spec
-/// (unless allowed) or whose renditions are recorded; else run and published.
+/// (unless allowed) or whose renditions are recorded; else run, feeding
+/// `analysis` too, and published. Returns the outcome and whether the take
+/// was decoded to its end (so the analysis saw all of it).
+#[allow(clippy::too_many_arguments)]
 fn transcode_part(
     take: &TakeRef,
     source: &Path,
@@ -314,8 +334,9 @@ fn transcode_part(
     store: &LocalStore,
     options: &ProcessOptions,
     cancel: &AtomicBool,
+    analysis: Option<&Arc<Mutex<dyn AnalysisSink>>>,
     on_event: &mut dyn FnMut(Event<'_>),
-) -> Result<TakeOutcome, StorageError> {
+) -> Result<(TakeOutcome, bool), StorageError> {
     match probe.verdict {
         TakeVerdict::Fail | TakeVerdict::CannotTell if !options.allow_noncompliant => {
             let failing: Vec<&str> = probe
@@ -328,13 +349,8 @@ fn transcode_part(
                 "fails the raw-footage spec ({}); not transcoded (use --allow-noncompliant to transcode anyway)",
                 failing.join(", ")
             );
-            return Ok(outcome(
-                take,
-                probe.verdict,
-                None,
-                Status::NotTranscoded,
-                Some(note),
-            ));
+            let out = outcome(take, probe.verdict, None, Status::NotTranscoded, Some(note));
+            return Ok((out, false));
         }
         _ => {}
     }
@@ -352,9 +368,11 @@ fn transcode_part(
         {
             (r, true)
         }
-        _ => match transcode_take(take, source, probe, store, options, cancel, on_event)? {
+        _ => match transcode_take(
+            take, source, probe, store, options, cancel, analysis, on_event,
+        )? {
             Ok(r) => (r, false),
-            Err(o) => return Ok(o),
+            Err(o) => return Ok((o, false)),
         },
     };
     on_event(Event::Transcoded {
@@ -403,11 +421,12 @@ fn transcode_part(
             failed.join("; ")
         ));
     }
-    Ok(out)
+    Ok((out, !reused))
 }
 
 /// Runs the transcode into a staging folder and publishes it when every
 /// output passed; the record is written in every case but cancellation.
+#[allow(clippy::too_many_arguments)]
 fn transcode_take(
     take: &TakeRef,
     source: &Path,
@@ -415,6 +434,7 @@ fn transcode_take(
     store: &LocalStore,
     options: &ProcessOptions,
     cancel: &AtomicBool,
+    analysis: Option<&Arc<Mutex<dyn AnalysisSink>>>,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Result<TranscodeRecord, TakeOutcome>, StorageError> {
     let staging = store.staging(&take.take_id)?;
@@ -432,6 +452,7 @@ fn transcode_take(
         probe,
         out_dir: &out_dir,
         scratch_dir: &scratch,
+        analysis: analysis.map(|sink| (moocpipe_probe::qc::ANALYSIS_WIDTH, sink)),
     };
     let result = moocpipe_transcode::run(job, &options.transcode, cancel, &mut |p| {
         on_event(Event::Transcoding { take, progress: p })

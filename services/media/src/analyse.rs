@@ -129,8 +129,16 @@ fn pts_seconds(buffer: &gst::BufferRef) -> f64 {
         .unwrap_or_default()
 }
 
-fn audio_branch(sink: Arc<Mutex<dyn AnalysisSink>>) -> Option<Vec<gst::Element>> {
-    let queue = gst::ElementFactory::make("queue").build().ok()?;
+/// queue → audioconvert → audioresample → appsink (48 kHz f32) feeding `sink`.
+pub(crate) fn audio_branch(sink: Arc<Mutex<dyn AnalysisSink>>) -> Option<Vec<gst::Element>> {
+    // Deep: inside the transcode the sinks wait in PAUSED until x264 has
+    // output its first frames, and a shallow queue would stall the decode.
+    let queue = gst::ElementFactory::make("queue")
+        .property("max-size-time", gst::ClockTime::from_seconds(30).nseconds())
+        .property("max-size-bytes", 0u32)
+        .property("max-size-buffers", 0u32)
+        .build()
+        .ok()?;
     let convert = gst::ElementFactory::make("audioconvert").build().ok()?;
     let resample = gst::ElementFactory::make("audioresample").build().ok()?;
     let caps = gst::Caps::builder("audio/x-raw")
@@ -164,8 +172,21 @@ fn audio_branch(sink: Arc<Mutex<dyn AnalysisSink>>) -> Option<Vec<gst::Element>>
     Some(vec![queue, convert, resample, appsink.upcast()])
 }
 
-fn video_branch(sink: Arc<Mutex<dyn AnalysisSink>>, width: u32) -> Option<Vec<gst::Element>> {
-    let queue = gst::ElementFactory::make("queue").build().ok()?;
+/// videoscale → videoconvert → queue → appsink (GRAY8, `width` wide) feeding `sink`.
+pub(crate) fn video_branch(
+    sink: Arc<Mutex<dyn AnalysisSink>>,
+    width: u32,
+) -> Option<Vec<gst::Element>> {
+    // The queue comes after the scaling and is unbounded: inside the
+    // transcode the sinks wait in PAUSED until x264 has output its first
+    // frames (its lookahead), and a queue of full-size frames that fills in
+    // the meantime stalled the whole pipeline. Small frames queue cheaply.
+    let queue = gst::ElementFactory::make("queue")
+        .property("max-size-time", 0u64)
+        .property("max-size-bytes", 0u32)
+        .property("max-size-buffers", 0u32)
+        .build()
+        .ok()?;
     let scale = gst::ElementFactory::make("videoscale").build().ok()?;
     let convert = gst::ElementFactory::make("videoconvert").build().ok()?;
     let caps = gst::Caps::builder("video/x-raw")
@@ -206,7 +227,7 @@ fn video_branch(sink: Arc<Mutex<dyn AnalysisSink>>, width: u32) -> Option<Vec<gs
             .build(),
     );
     // videoscale before videoconvert: scale the big picture down first.
-    Some(vec![queue, scale, convert, appsink.upcast()])
+    Some(vec![scale, convert, queue, appsink.upcast()])
 }
 
 /// An appsink that never waits, neither for the clock nor for preroll: the

@@ -12,13 +12,14 @@
 //! holds video back, and with 1 s audio queues mp4mux deadlocked at slower
 //! presets (the demuxer feeds both streams from one thread).
 
+use crate::analyse::AnalysisSink;
 use crate::error::MediaError;
 use crate::pipeline::{check_cancel, played_fraction, wait_for_eos, PipelineGuard};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// One rung of the ladder and where its outputs go.
@@ -34,7 +35,7 @@ pub struct RungPlan {
 }
 
 /// Everything the pipeline needs to know.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TranscodePlan {
     pub source: PathBuf,
     pub rungs: Vec<RungPlan>,
@@ -52,6 +53,9 @@ pub struct TranscodePlan {
     pub duration: Option<Duration>,
     /// Where mp4mux may write its faststart scratch copy.
     pub scratch_dir: PathBuf,
+    /// Feeds the decoded source to a technical-quality analysis too, so that
+    /// QC shares the transcode's decode: frames scaled to this width.
+    pub analysis: Option<(u32, Arc<Mutex<dyn AnalysisSink>>)>,
 }
 
 /// A progress report, a few times a second.
@@ -127,6 +131,22 @@ fn feed_audio(
     link_to_request(&q, mux, template, file)
 }
 
+/// Adds an analysis branch and feeds it from a new pad of `tee`.
+fn attach(
+    pipeline: &gst::Pipeline,
+    tee: &gst::Element,
+    branch: Option<Vec<gst::Element>>,
+    file: &str,
+) -> Result<(), MediaError> {
+    let chain = branch.ok_or_else(|| MediaError::MissingPlugin {
+        file: file.to_string(),
+        message: "an element of the analysis branch is not installed".into(),
+    })?;
+    let refs: Vec<&gst::Element> = chain.iter().collect();
+    add_chain(pipeline, file, &refs)?;
+    link_from_tee(tee, &chain[0], file)
+}
+
 /// Links a tee's new request pad to `sink`'s sink pad.
 fn link_from_tee(tee: &gst::Element, sink: &gst::Element, file: &str) -> Result<(), MediaError> {
     let src = tee
@@ -198,6 +218,9 @@ pub fn transcode(
     // Audio head: queue → convert → resample → 48 kHz stereo → AAC → tee.
     let a_tee = if plan.audio {
         let a_queue = deep_queue(file, 30)?;
+        // The decoded audio, before any channel change, for the analysis.
+        let raw_tee = make("tee", file)?;
+        let a_encode_queue = deep_queue(file, 30)?;
         let a_convert = make("audioconvert", file)?;
         let a_resample = make("audioresample", file)?;
         let a_caps = caps_filter(
@@ -220,6 +243,8 @@ pub fn transcode(
             file,
             &[
                 &a_queue,
+                &raw_tee,
+                &a_encode_queue,
                 &a_convert,
                 &a_resample,
                 &a_caps,
@@ -228,10 +253,18 @@ pub fn transcode(
                 &tee,
             ],
         )?;
+        if let Some((_, sink)) = &plan.analysis {
+            let branch = crate::analyse::audio_branch(sink.clone());
+            attach(&pipeline, &raw_tee, branch, file)?;
+        }
         Some((a_queue, tee))
     } else {
         None
     };
+    if let Some((width, sink)) = &plan.analysis {
+        let branch = crate::analyse::video_branch(sink.clone(), *width);
+        attach(&pipeline, &v_tee, branch, file)?;
+    }
 
     for rung in &plan.rungs {
         let queue = make("queue", file)?;

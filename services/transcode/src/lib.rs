@@ -13,6 +13,7 @@ pub mod verify;
 
 pub use ladder::{RungConfig, TranscodeConfig};
 
+use moocpipe_media::analyse::AnalysisSink;
 use moocpipe_media::transcode::{RungPlan, TranscodePlan, TranscodeProgress};
 use moocpipe_media::MediaError;
 use moocpipe_proto::transcode::EncodeSettings;
@@ -21,6 +22,7 @@ use moocpipe_proto::{
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Where the outputs are referenced from: paths in the record are
@@ -50,13 +52,16 @@ impl TranscodeError {
 /// One take to transcode: the raw take of `take` at `source`, measured in
 /// `probe`; outputs go to `out_dir` (which becomes the take's `renditions/`
 /// folder), scratch files to `scratch_dir`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct TranscodeJob<'a> {
     pub take: &'a TakeRef,
     pub source: &'a Path,
     pub probe: &'a ProbeRecord,
     pub out_dir: &'a Path,
     pub scratch_dir: &'a Path,
+    /// A technical-quality analysis to feed from the same decode, with the
+    /// width its frames are scaled to.
+    pub analysis: Option<(u32, &'a Arc<Mutex<dyn AnalysisSink>>)>,
 }
 
 /// Runs a transcode job. A record with `verdict: fail` means an output failed
@@ -73,6 +78,7 @@ pub fn run(
         probe,
         out_dir,
         scratch_dir,
+        analysis,
     } = job;
     let span = tracing::info_span!("transcode", take_id = %take.take_id);
     let _enter = span.enter();
@@ -120,6 +126,7 @@ pub fn run(
         title: take.title.clone(),
         duration: video.duration_seconds.map(Duration::from_secs_f64),
         scratch_dir: scratch_dir.to_path_buf(),
+        analysis: analysis.map(|(width, sink)| (width, sink.clone())),
     };
     moocpipe_media::transcode::transcode(&file, &plan, cancel, progress)?;
 
