@@ -209,6 +209,22 @@ pub struct AudioFacts {
     pub duration_seconds: Option<f64>,
 }
 
+impl fmt::Display for AudioFacts {
+    /// "PCM 48000 Hz 2 ch", with "?" for what is unknown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unknown = || "?".to_string();
+        write!(
+            f,
+            "{} {} Hz {} ch",
+            self.codec,
+            self.sample_rate
+                .map(|r| r.to_string())
+                .unwrap_or_else(unknown),
+            self.channels.map(|c| c.to_string()).unwrap_or_else(unknown)
+        )
+    }
+}
+
 /// Why a file could not be checked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

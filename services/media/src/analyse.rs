@@ -133,12 +133,7 @@ fn pts_seconds(buffer: &gst::BufferRef) -> f64 {
 pub(crate) fn audio_branch(sink: Arc<Mutex<dyn AnalysisSink>>) -> Option<Vec<gst::Element>> {
     // Deep: inside the transcode the sinks wait in PAUSED until x264 has
     // output its first frames, and a shallow queue would stall the decode.
-    let queue = gst::ElementFactory::make("queue")
-        .property("max-size-time", gst::ClockTime::from_seconds(30).nseconds())
-        .property("max-size-bytes", 0u32)
-        .property("max-size-buffers", 0u32)
-        .build()
-        .ok()?;
+    let queue = queue_of_time(gst::ClockTime::from_seconds(30))?;
     let convert = gst::ElementFactory::make("audioconvert").build().ok()?;
     let resample = gst::ElementFactory::make("audioresample").build().ok()?;
     let caps = gst::Caps::builder("audio/x-raw")
@@ -181,12 +176,7 @@ pub(crate) fn video_branch(
     // transcode the sinks wait in PAUSED until x264 has output its first
     // frames (its lookahead), and a queue of full-size frames that fills in
     // the meantime stalled the whole pipeline. Small frames queue cheaply.
-    let queue = gst::ElementFactory::make("queue")
-        .property("max-size-time", 0u64)
-        .property("max-size-bytes", 0u32)
-        .property("max-size-buffers", 0u32)
-        .build()
-        .ok()?;
+    let queue = queue_of_time(gst::ClockTime::ZERO)?;
     let scale = gst::ElementFactory::make("videoscale").build().ok()?;
     let convert = gst::ElementFactory::make("videoconvert").build().ok()?;
     let caps = gst::Caps::builder("video/x-raw")
@@ -228,6 +218,16 @@ pub(crate) fn video_branch(
     );
     // videoscale before videoconvert: scale the big picture down first.
     Some(vec![scale, convert, queue, appsink.upcast()])
+}
+
+/// A queue bounded only by the time it holds (`ZERO`: unbounded).
+fn queue_of_time(limit: gst::ClockTime) -> Option<gst::Element> {
+    gst::ElementFactory::make("queue")
+        .property("max-size-time", limit.nseconds())
+        .property("max-size-bytes", 0u32)
+        .property("max-size-buffers", 0u32)
+        .build()
+        .ok()
 }
 
 /// An appsink that never waits, neither for the clock nor for preroll: the

@@ -171,16 +171,7 @@ fn judge(
         a.codec == "AAC" && a.sample_rate == Some(48_000) && a.channels == Some(2)
     });
     let audio_measured = match m.audio.first() {
-        Some(a) => format!(
-            "{} {} Hz {} ch",
-            a.codec,
-            a.sample_rate
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "?".into()),
-            a.channels
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "?".into())
-        ),
+        Some(a) => a.to_string(),
         None if probe.streams.audio == 0 => "no audio (the source has none)".into(),
         None => "no audio".into(),
     };

@@ -151,16 +151,7 @@ fn summary(record: &ProbeRecord) -> String {
         parts.push(format!("{} {}×{}{rate}", v.codec, v.width, v.height));
     }
     for a in &record.audio {
-        parts.push(format!(
-            "{} {} Hz {} ch",
-            a.codec,
-            a.sample_rate
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "?".into()),
-            a.channels
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "?".into())
-        ));
+        parts.push(a.to_string());
     }
     if let Some(d) = record.duration_seconds {
         parts.push(format!("{d:.2} s"));
