@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages moocpipe needs on Debian (bookworm): GStreamer 1.22
 # with its dev headers and plugins, and the tools used as test oracles and
-# benchmark baselines (ffmpeg/ffprobe, mediainfo). Idempotent: installs only
+# benchmark baselines (ffmpeg/ffprobe, mediainfo); cmake, which builds the
+# whisper.cpp that captions use; espeak-ng, which speaks the caption tests'
+# known text. Idempotent: installs only
 # what is missing, and does nothing when everything is there.
 set -euo pipefail
 
@@ -18,6 +20,8 @@ PACKAGES=(
   gstreamer1.0-plugins-base-apps
   ffmpeg
   mediainfo
+  cmake
+  espeak-ng
 )
 
 missing=()

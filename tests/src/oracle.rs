@@ -82,3 +82,39 @@ pub fn num(v: &Value, field: &str) -> f64 {
         _ => f64::NAN,
     }
 }
+
+/// ffmpeg's PSNR of `rendition` against `source` (converted to the
+/// rendition's 8-bit 4:2:0 and size by ffmpeg's own swscale), per plane:
+/// (y, u, v) in dB. A wrong conversion (planes swapped, chroma misplaced,
+/// levels off) shows as a plane far below the others.
+pub fn ffmpeg_psnr(rendition: &Path, source: &Path) -> (f64, f64, f64) {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(rendition)
+        .arg("-i")
+        .arg(source)
+        .args([
+            "-lavfi",
+            "[1:v]format=yuv420p[ref];[0:v][ref]psnr",
+            "-f",
+            "null",
+            "-",
+        ])
+        .output()
+        .expect("run ffmpeg");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ffmpeg psnr failed: {log}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("PSNR y:"))
+        .unwrap_or_else(|| panic!("no PSNR line in: {log}"));
+    let field = |name: &str| -> f64 {
+        let start = line.find(name).expect("psnr field") + name.len();
+        line[start..]
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::INFINITY)
+    };
+    (field(" y:"), field(" u:"), field(" v:"))
+}

@@ -6,11 +6,12 @@
 
 pub mod analyse;
 mod codec;
-
+pub mod convert;
 mod demux;
 pub mod error;
 mod measure;
 mod pipeline;
+pub mod speech;
 pub mod transcode;
 
 pub use error::MediaError;
@@ -21,6 +22,7 @@ pub fn init() -> Result<(), MediaError> {
     static INIT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     INIT.get_or_init(|| {
         gstreamer::init().map_err(|e| e.to_string())?;
+        convert::register().map_err(|e| e.to_string())?;
         Ok(())
     })
     .clone()

@@ -3,8 +3,8 @@
 //! HLS variant; one AAC encode feeds them all.
 //!
 //! ```text
-//! filesrc ─ decodebin ─┬─ queue ─ videoconvert(I420) ─ tee ─┬─ queue ─ videoscale ─ x264enc ─ tee ─┬─ queue ─ h264parse ─ mp4mux ─ filesink
-//!                      │                              │   (one chain per rung)               └─ queue ─ h264parse ─ hlssink2
+//! filesrc ─ decodebin ─┬─ queue ─ [moocpipe420] ─ videoconvert(I420) ─ tee ─┬─ queue ─ videoscale ─ x264enc ─ tee ─┬─ queue ─ h264parse ─ mp4mux ─ filesink
+//!                      │                                             │   (one chain per rung)               └─ queue ─ h264parse ─ hlssink2
 //!                      └─ queue ─ audioconvert ─ audioresample ─ avenc_aac ─ aacparse ─ tee ─ queue ─▶ every mp4mux and hlssink2
 //! ```
 //!
@@ -200,10 +200,11 @@ pub fn transcode(
     src.link(&decode)
         .map_err(|e| internal(file, e.to_string()))?;
 
-    // Video head: queue → videoconvert to 8-bit 4:2:0 once, on every core →
-    // tee. Every rung then scales I420, the format x264 encodes; converting
-    // per rung cost 18 % more wall time than ffmpeg on the ladder.
-    let v_queue = make("queue", file)?;
+    // Video head: videoconvert to 8-bit 4:2:0 once, on every core → tee.
+    // Every rung then scales I420, the format x264 encodes; converting per
+    // rung cost 18 % more wall time than ffmpeg on the ladder. A 10-bit
+    // source (ProRes, DNxHD) is converted by `moocpipe420` first (see
+    // `convert`), and videoconvert passes its I420 through untouched.
     let v_convert = make("videoconvert", file)?;
     v_convert.set_property("n-threads", 0u32);
     let v_i420 = caps_filter(
@@ -213,7 +214,7 @@ pub fn transcode(
             .build(),
     )?;
     let v_tee = make("tee", file)?;
-    add_chain(&pipeline, file, &[&v_queue, &v_convert, &v_i420, &v_tee])?;
+    add_chain(&pipeline, file, &[&v_convert, &v_i420, &v_tee])?;
 
     // Audio head: queue → convert → resample → 48 kHz stereo → AAC → tee.
     let a_tee = if plan.audio {
@@ -373,7 +374,7 @@ pub fn transcode(
 
     // Count decoded frames for the progress report.
     let frames = Arc::new(AtomicU64::new(0));
-    if let Some(pad) = v_queue.static_pad("sink") {
+    if let Some(pad) = v_convert.static_pad("sink") {
         let frames = frames.clone();
         pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
             frames.fetch_add(1, Ordering::Relaxed);
@@ -381,31 +382,35 @@ pub fn transcode(
         });
     }
 
-    // decodebin's pads: the first video to the video head, the first audio
-    // to the audio head (when wanted), anything else to a fakesink.
+    // decodebin's pads: the first video to the video head through a queue
+    // (and `moocpipe420` when its format is 10-bit), the first audio to the
+    // audio head (when wanted), anything else to a fakesink.
     let weak = pipeline.downgrade();
-    let video_sink = v_queue.static_pad("sink");
+    let video_head = v_convert.clone();
     let audio_sink = a_tee.as_ref().and_then(|(q, _)| q.static_pad("sink"));
     decode.connect_pad_added(move |_, pad| {
-        let name = pad
-            .current_caps()
-            .or_else(|| Some(pad.query_caps(None)))
-            .and_then(|c| c.structure(0).map(|s| s.name().to_string()))
-            .unwrap_or_default();
-        let target = if name.starts_with("video/") {
-            video_sink.as_ref()
-        } else if name.starts_with("audio/") {
-            audio_sink.as_ref()
-        } else {
-            None
-        };
-        if let Some(target) = target.filter(|t| !t.is_linked()) {
-            let _ = pad.link(target);
-            return;
-        }
         let Some(pipeline) = weak.upgrade() else {
             return;
         };
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let name = caps
+            .structure(0)
+            .map(|s| s.name().to_string())
+            .unwrap_or_default();
+        let video_free = video_head
+            .static_pad("sink")
+            .is_some_and(|p| !p.is_linked());
+        if name.starts_with("video/") && video_free {
+            if link_video_head(&pipeline, pad, &caps, &video_head).is_ok() {
+                return;
+            }
+        } else if let Some(target) = audio_sink
+            .as_ref()
+            .filter(|t| name.starts_with("audio/") && !t.is_linked())
+        {
+            let _ = pad.link(target);
+            return;
+        }
         if let Ok(sink) = gst::ElementFactory::make("fakesink")
             .property("sync", false)
             .property("async", false)
@@ -452,6 +457,34 @@ pub fn transcode(
         elapsed,
         eta: Some(Duration::ZERO),
     });
+    Ok(())
+}
+
+/// Links a decoded video pad to the video head: queue, then `moocpipe420`
+/// when the format is one it converts.
+fn link_video_head(
+    pipeline: &gst::Pipeline,
+    pad: &gst::Pad,
+    caps: &gst::Caps,
+    head: &gst::Element,
+) -> Result<(), gst::glib::BoolError> {
+    let mut chain = vec![gst::ElementFactory::make("queue").build()?];
+    if crate::convert::converts(caps) {
+        chain.push(gst::ElementFactory::make(crate::convert::FACTORY).build()?);
+    }
+    pipeline.add_many(chain.iter())?;
+    chain.push(head.clone());
+    gst::Element::link_many(chain.iter())?;
+    chain.pop();
+    for e in chain.iter().rev() {
+        e.sync_state_with_parent()?;
+    }
+    let first = chain
+        .first()
+        .and_then(|e| e.static_pad("sink"))
+        .ok_or_else(|| gst::glib::bool_error!("queue without a sink pad"))?;
+    pad.link(&first)
+        .map_err(|e| gst::glib::bool_error!("cannot link the decoded video: {e:?}"))?;
     Ok(())
 }
 
