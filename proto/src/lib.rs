@@ -3,6 +3,7 @@
 //! in `proto/schema/` are generated from these types (see [`schema`]) and a test
 //! fails when they drift apart.
 
+pub mod caption;
 pub mod probe;
 pub mod qc;
 pub mod report;
@@ -11,6 +12,10 @@ pub mod schema;
 pub mod take;
 pub mod transcode;
 
+pub use caption::{
+    CaptionRecord, CaptionSource, CaptionWarning, CaptionWarningKind, CueStyleLimits, StyleRule,
+    StyleViolation,
+};
 pub use probe::{
     AudioFacts, ErrorKind, Fraction, Interlacing, ProbeError, ProbeRecord, StreamCounts,
     TakeVerdict, VideoFacts,

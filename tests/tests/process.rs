@@ -15,9 +15,12 @@ struct Run {
     stderr: String,
 }
 
+/// `moocpipe process --json --no-captions` (captions have their own test
+/// below and in tests/caption.rs).
 fn process(data: &Path, args: &[&str]) -> Run {
     let out: Output = Command::new(moocpipe_bin())
         .arg("process")
+        .arg("--no-captions")
         .arg("--json")
         .arg("--data")
         .arg(data)
@@ -406,7 +409,7 @@ fn an_unwritable_store_fails_before_any_work() {
     let blocker = dir.path().join("not-a-folder");
     std::fs::write(&blocker, b"x").expect("write");
     let out = Command::new(moocpipe_bin())
-        .args(["process", "--data"])
+        .args(["process", "--no-captions", "--data"])
         .arg(blocker.join("data"))
         .arg(&file)
         .output()
@@ -427,7 +430,7 @@ fn ctrl_c_stops_cleanly_and_publishes_nothing() {
     );
     let data = dir.path().join("data");
     let mut child = Command::new(moocpipe_bin())
-        .args(["process", "--preset", "medium", "--data"])
+        .args(["process", "--no-captions", "--preset", "medium", "--data"])
         .arg(&data)
         .arg(&file)
         .stdout(std::process::Stdio::piped())
@@ -482,4 +485,101 @@ fn ctrl_c_stops_cleanly_and_publishes_nothing() {
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(staged, 0, "work in progress is cleaned up");
+}
+
+#[test]
+fn a_spoken_take_gets_captions_beside_its_renditions() {
+    const SPOKEN: &str = "Newton's second law relates force, mass and acceleration.";
+    let wav = media::spoken("newton-sentence", "en-us", SPOKEN);
+    let src = media::prores_take_with_sound("newton-sentence-take", &wav);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = media::place_in(
+        &src,
+        dir.path(),
+        "physics-101/01-mechanics/03-second-law/take-01.mov",
+    );
+    std::fs::write(
+        file.with_extension("json"),
+        r#"{"title": "The second law", "language": "en"}"#,
+    )
+    .expect("sidecar");
+    let config = dir.path().join("moocpipe.toml");
+    std::fs::write(&config, "[caption]\nmodel = \"tiny.en\"\n").expect("config");
+    let fetch = Command::new(moocpipe_bin())
+        .args(["models", "fetch", "tiny.en"])
+        .output()
+        .expect("run models fetch");
+    assert!(
+        fetch.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fetch.stderr)
+    );
+
+    let run_once = || -> Run {
+        let out = Command::new(moocpipe_bin())
+            .args([
+                "--config",
+                &config.to_string_lossy(),
+                "process",
+                "--json",
+                "--rungs",
+                "1080p",
+                "--no-hls",
+                "--data",
+            ])
+            .arg(dir.path().join("data"))
+            .arg(dir.path().join("physics-101"))
+            .output()
+            .expect("run moocpipe process");
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            summary: serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("summary is JSON ({e}); stderr:\n{stderr}")),
+            stderr,
+        }
+    };
+    let run = run_once();
+    assert_eq!(run.code, 0, "{}\n{}", run.summary, run.stderr);
+    let t = take(&run, "take-01.mov");
+    let captions = paths(&t["captions"]);
+    let names: Vec<String> = captions
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "physics-101-m01-l03-the-second-law.en.vtt",
+            "physics-101-m01-l03-the-second-law.en.srt",
+            "physics-101-m01-l03-the-second-law.en.txt"
+        ],
+        "signed caption names with the language"
+    );
+    let vtt = std::fs::read_to_string(&captions[0]).expect("vtt");
+    assert!(vtt.starts_with("WEBVTT"), "{vtt}");
+    let text = std::fs::read_to_string(&captions[2]).expect("transcript");
+    let wer = moocpipe_tests::wer::wer(SPOKEN, &text);
+    assert!(wer <= 0.2, "WER {wer}: {text:?}");
+    let record_path = captions[0]
+        .parent()
+        .and_then(Path::parent)
+        .expect("take dir")
+        .join("records/caption.json");
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(record_path).expect("caption record"))
+            .expect("record JSON");
+    assert_eq!(record["language"], "en");
+    assert_eq!(record["source"]["model"], "tiny.en");
+
+    let again = run_once();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .lines()
+            .any(|l| l.contains("captions") && l.contains("recorded earlier")),
+        "{}",
+        again.stderr
+    );
 }

@@ -4,6 +4,7 @@
 //! whose record already exists for the same take (same take id) is skipped
 //! unless forced, so a second run only does what is missing.
 
+mod caption;
 mod course;
 
 use moocpipe_media::analyse::AnalysisSink;
@@ -11,7 +12,8 @@ use moocpipe_media::transcode::TranscodeProgress;
 use moocpipe_media::MeasureOptions;
 use moocpipe_probe::qc::QcSession;
 use moocpipe_proto::{
-    ProbeError, ProbeRecord, QcRecord, TakeRef, TakeVerdict, TranscodeRecord, SCHEMA_VERSION,
+    CaptionRecord, ProbeError, ProbeRecord, QcRecord, TakeRef, TakeVerdict, TranscodeRecord,
+    SCHEMA_VERSION,
 };
 use moocpipe_qc::QcConfig;
 use moocpipe_storage::layout::{self, Stage};
@@ -33,6 +35,8 @@ pub struct ProcessOptions {
     pub transcode: TranscodeConfig,
     pub course_rules: moocpipe_report::CourseRules,
     pub qc: QcConfig,
+    /// Caption settings; `None` skips captions.
+    pub caption: Option<moocpipe_caption::CaptionConfig>,
 }
 
 /// What happens, as it happens, for a progress display.
@@ -61,6 +65,13 @@ pub enum Event<'a> {
     Qc {
         take: &'a TakeRef,
         record: &'a QcRecord,
+        reused: bool,
+    },
+    /// Speech recognition under way: the fraction of the audio done.
+    Captioning { take: &'a TakeRef, fraction: f64 },
+    Captioned {
+        take: &'a TakeRef,
+        record: &'a CaptionRecord,
         reused: bool,
     },
     ReportWritten {
@@ -93,6 +104,16 @@ pub struct TakeOutcome {
     pub sound_score: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_score: Option<u32>,
+    /// Caption files (WebVTT, SRT, transcript), when made.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub captions: Vec<PathBuf>,
+    /// Warnings of the caption record (no speech, low coverage…) and style
+    /// violations, counted, for the summary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caption_warnings: Option<usize>,
+    /// Why captions could not be made, when they could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caption_error: Option<String>,
     /// Why the take did not finish, in plain words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -146,11 +167,13 @@ pub struct CourseReport {
 }
 
 impl Summary {
-    /// 0 when every take was transcoded and verified; 1 when a take fails
-    /// the spec or a verification; 2 when something could not be read or
+    /// 0 when every take was transcoded and verified (and captioned, when
+    /// captions are on); 1 when a take fails the spec or a verification, or
+    /// its captions could not be made; 2 when something could not be read or
     /// run (errors outrank failures).
     pub fn exit_code(&self) -> u8 {
         let worst = self.takes.iter().map(|t| match t.status {
+            Status::Done if t.caption_error.is_some() => 1,
             Status::Done => 0,
             Status::NotTranscoded | Status::VerificationFailed => 1,
             Status::Error | Status::Cancelled => 2,
@@ -221,6 +244,9 @@ fn outcome(
         poster: None,
         sound_score: None,
         image_score: None,
+        captions: Vec::new(),
+        caption_warnings: None,
+        caption_error: None,
         note,
     }
 }
@@ -318,6 +344,21 @@ fn process_take(
             record: &record,
             reused,
         });
+    }
+
+    // Captions go with published renditions.
+    if let (Status::Done, Some(config)) = (out.status, &options.caption) {
+        match caption::caption_take(take, source, store, options, config, cancel, on_event)? {
+            caption::Captioned::Done { record, files } => {
+                out.captions = files;
+                out.caption_warnings = Some(record.warnings.len() + record.style_violations.len());
+            }
+            caption::Captioned::Failed(why) => out.caption_error = Some(why),
+            caption::Captioned::Cancelled => {
+                out.status = Status::Cancelled;
+                out.note = Some("stopped by the user while captioning".into());
+            }
+        }
     }
     Ok(out)
 }

@@ -2,13 +2,20 @@
 //! its module under `cmd/`. The work itself lives in the stage crates.
 
 pub mod cmd;
+pub mod config;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
-/// moocpipe: checks, transcodes and reports on a MOOC studio's lecture takes.
+/// moocpipe: checks, transcodes, captions and reports on a MOOC studio's lecture takes.
 #[derive(Debug, Parser)]
 #[command(name = "moocpipe", version, about)]
 pub struct Cli {
+    /// Configuration file (TOML) [default: $XDG_CONFIG_HOME/moocpipe/moocpipe.toml
+    /// or ~/.config/moocpipe/moocpipe.toml, when it exists]. Its values give way
+    /// to environment variables and flags.
+    #[arg(long, global = true, env = "MOOCPIPE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -21,13 +28,25 @@ pub enum Command {
     Process(cmd::process::ProcessArgs),
     /// Measure technical quality (loudness, clipping, silence, black, bars, frozen) and suggest F-10 scores.
     Qc(cmd::qc::QcArgs),
+    /// Captions (WebVTT, SRT, transcript) from the author's file or speech recognition.
+    Caption(cmd::caption::CaptionArgs),
+    /// Install (`fetch`) or list the Whisper models captions use.
+    Models(cmd::models::ModelsArgs),
+    /// Show the configuration in force (`show`) or which file it comes from (`path`).
+    Config(cmd::config::ConfigArgs),
 }
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Check(args) => cmd::check::run(args),
-        Command::Process(args) => cmd::process::run(args),
-        Command::Qc(args) => cmd::qc::run(args),
+        Command::Process(args) => cmd::process::run(args, cli.config.as_deref()),
+        Command::Qc(args) => cmd::qc::run(args, cli.config.as_deref()),
+        Command::Caption(args) => {
+            let config = config::load(cli.config.as_deref())?.0.caption_config();
+            cmd::caption::run(args, config)
+        }
+        Command::Models(args) => cmd::models::run(args),
+        Command::Config(args) => cmd::config::run(args, cli.config.as_deref()),
     }
 }

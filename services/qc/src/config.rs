@@ -1,9 +1,18 @@
 //! The thresholds of the analysis, each with its default and where that
 //! default comes from. Fixed rules that are not meant to be tuned per run are
 //! the constants below the struct.
+//!
+//! [`QcConfig`] is also the `[qc]` section of moocpipe's configuration file:
+//! it deserializes with serde, every field optional (missing ones keep their
+//! default) and unknown keys refused, so the documentation of each threshold
+//! stays here, in one place.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// Thresholds of the technical-quality analysis.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct QcConfig {
     /// Target integrated loudness, LUFS. Default −16: the level AES TD1004
     /// recommends for streamed speech programmes, inside the −14…−16 LUFS
@@ -79,6 +88,122 @@ impl Default for QcConfig {
     }
 }
 
+/// A threshold that cannot work, named by its key in the `[qc]` section, so
+/// the configuration file's reader can say which line to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidSetting {
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for InvalidSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+impl std::error::Error for InvalidSetting {}
+
+impl QcConfig {
+    /// Checks that every threshold is a number the analysis can use: levels
+    /// in dB below full scale, fractions within 0..=1, non-negative
+    /// durations and tolerances. TOML has `nan` and `inf`, so finiteness is
+    /// checked too; without this, a sign slip in a configuration file would
+    /// turn every take's findings upside down without a word.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        fn check(
+            ok: bool,
+            key: &'static str,
+            value: impl fmt::Display,
+            want: &str,
+        ) -> Result<(), InvalidSetting> {
+            if ok {
+                Ok(())
+            } else {
+                Err(InvalidSetting {
+                    key,
+                    message: format!("{value} is not {want}"),
+                })
+            }
+        }
+        let below_zero = |x: f64| x.is_finite() && x < 0.0;
+        let non_negative = |x: f64| x.is_finite() && x >= 0.0;
+        check(
+            below_zero(self.target_lufs),
+            "target_lufs",
+            self.target_lufs,
+            "a loudness below 0 LUFS",
+        )?;
+        check(
+            self.loudness_tolerance_lu.is_finite() && self.loudness_tolerance_lu > 0.0,
+            "loudness_tolerance_lu",
+            self.loudness_tolerance_lu,
+            "a tolerance above 0 LU",
+        )?;
+        check(
+            self.max_true_peak_dbtp.is_finite() && self.max_true_peak_dbtp <= 0.0,
+            "max_true_peak_dbtp",
+            self.max_true_peak_dbtp,
+            "a level at or below 0 dBTP",
+        )?;
+        check(
+            self.clip_level.is_finite() && self.clip_level > 0.0 && self.clip_level <= 1.0,
+            "clip_level",
+            self.clip_level,
+            "a fraction of full scale in (0, 1]",
+        )?;
+        check(
+            self.clip_run_samples >= 1,
+            "clip_run_samples",
+            self.clip_run_samples,
+            "at least 1 sample",
+        )?;
+        check(
+            below_zero(self.silence_dbfs),
+            "silence_dbfs",
+            self.silence_dbfs,
+            "a level below 0 dBFS",
+        )?;
+        check(
+            non_negative(self.silence_min_seconds),
+            "silence_min_seconds",
+            self.silence_min_seconds,
+            "a duration of 0 s or more",
+        )?;
+        check(
+            non_negative(self.black_min_seconds),
+            "black_min_seconds",
+            self.black_min_seconds,
+            "a duration of 0 s or more",
+        )?;
+        check(
+            self.bar_luma < WHITE_BAR_LUMA,
+            "bar_luma",
+            self.bar_luma,
+            "below the white-bar luma 235 (a row cannot be both black and white)",
+        )?;
+        check(
+            non_negative(self.bars_min_fraction) && self.bars_min_fraction <= 1.0,
+            "bars_min_fraction",
+            self.bars_min_fraction,
+            "a fraction in [0, 1]",
+        )?;
+        check(
+            non_negative(self.frozen_mad),
+            "frozen_mad",
+            self.frozen_mad,
+            "a luma difference of 0 or more",
+        )?;
+        check(
+            non_negative(self.frozen_min_seconds),
+            "frozen_min_seconds",
+            self.frozen_min_seconds,
+            "a duration of 0 s or more",
+        )?;
+        Ok(())
+    }
+}
+
 /// Length of the windows the silence detector measures RMS over, and the
 /// resolution of silence and true-peak times: 100 ms, the block step of
 /// BS.1770 gating.
@@ -112,3 +237,43 @@ pub const BARS_MIN_SIZE_FRACTION: f64 = 0.02;
 /// Frame duration assumed when a take has a single frame and no pts deltas
 /// to estimate it from: 1/25 s.
 pub const FALLBACK_FRAME_SECONDS: f64 = 0.04;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert_eq!(QcConfig::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn invalid_thresholds_name_their_key() {
+        let key = |change: &dyn Fn(&mut QcConfig)| {
+            let mut config = QcConfig::default();
+            change(&mut config);
+            config.validate().expect_err("invalid").key
+        };
+        assert_eq!(key(&|c| c.target_lufs = 3.0), "target_lufs");
+        assert_eq!(
+            key(&|c| c.loudness_tolerance_lu = -3.0),
+            "loudness_tolerance_lu"
+        );
+        assert_eq!(
+            key(&|c| c.max_true_peak_dbtp = f64::INFINITY),
+            "max_true_peak_dbtp"
+        );
+        assert_eq!(key(&|c| c.clip_level = 1.5), "clip_level");
+        assert_eq!(key(&|c| c.clip_run_samples = 0), "clip_run_samples");
+        assert_eq!(key(&|c| c.silence_dbfs = f64::NAN), "silence_dbfs");
+        assert_eq!(
+            key(&|c| c.silence_min_seconds = -1.0),
+            "silence_min_seconds"
+        );
+        assert_eq!(key(&|c| c.black_min_seconds = -0.5), "black_min_seconds");
+        assert_eq!(key(&|c| c.bar_luma = 240), "bar_luma");
+        assert_eq!(key(&|c| c.bars_min_fraction = 1.5), "bars_min_fraction");
+        assert_eq!(key(&|c| c.frozen_mad = -0.1), "frozen_mad");
+        assert_eq!(key(&|c| c.frozen_min_seconds = -5.0), "frozen_min_seconds");
+    }
+}

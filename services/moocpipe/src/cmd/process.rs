@@ -2,15 +2,16 @@
 //! transcode and verify every take of the given takes or course folders,
 //! then write each course's segment-length report, into a local folder store.
 
+use crate::config::{Config, ConfigError};
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 use moocpipe_embedded::{Event, ProcessOptions, Status, Summary};
 use moocpipe_media::MeasureOptions;
 use moocpipe_storage::LocalStore;
-use moocpipe_transcode::TranscodeConfig;
+use moocpipe_transcode::ladder::X264_PRESETS;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -21,9 +22,6 @@ pub struct ProcessArgs {
     /// Takes or course folders (<course>/<NN-module>/<NN-lesson>/<take>.<ext>).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// The store folder: takes/<take-id>/… and courses/<course>/reports/….
-    #[arg(long, default_value = "moocpipe-data", env = "MOOCPIPE_DATA")]
-    pub data: PathBuf,
     /// Print the summary as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -33,51 +31,96 @@ pub struct ProcessArgs {
     /// Transcode takes that fail the raw-footage spec too.
     #[arg(long)]
     pub allow_noncompliant: bool,
-    /// x264 speed preset (ultrafast … veryslow): slower is smaller at the same quality.
-    #[arg(long, default_value = "veryfast", env = "MOOCPIPE_PRESET")]
-    pub preset: String,
+    /// Skip captions (speech recognition is the slowest stage on a CPU).
+    #[arg(long)]
+    pub no_captions: bool,
+    #[command(flatten)]
+    pub overrides: ConfigOverrides,
+}
+
+/// The flags (and their environment variables) that override the
+/// configuration file. Shared with `moocpipe config show`, which prints the
+/// configuration `process` would run with under the same flags. Every one is
+/// optional without a clap default: a default here would always beat the
+/// file.
+#[derive(Debug, Default, Args)]
+pub struct ConfigOverrides {
+    /// The store folder: takes/<take-id>/… and courses/<course>/reports/…
+    /// [default: `[store] data_dir`, moocpipe-data]
+    #[arg(long, env = "MOOCPIPE_DATA")]
+    pub data: Option<PathBuf>,
+    /// x264 speed preset (ultrafast … veryslow): slower is smaller at the same
+    /// quality. [default: `[transcode] preset`, veryfast]
+    #[arg(long, env = "MOOCPIPE_PRESET")]
+    pub preset: Option<String>,
     /// Make only these rungs of the ladder (comma-separated, e.g. `1080p`).
     #[arg(long, value_delimiter = ',')]
     pub rungs: Vec<String>,
     /// Skip the HLS package.
     #[arg(long)]
     pub no_hls: bool,
-    /// Time bound for probing one take, in seconds.
-    #[arg(long, default_value_t = 600)]
-    pub timeout: u64,
+    /// Time bound for probing one take, in seconds. [default: `[probe]
+    /// timeout_seconds`, 600]
+    #[arg(long)]
+    pub timeout: Option<u64>,
 }
 
-pub fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
-    const PRESETS: [&str; 10] = [
-        "ultrafast",
-        "superfast",
-        "veryfast",
-        "faster",
-        "fast",
-        "medium",
-        "slow",
-        "slower",
-        "veryslow",
-        "placebo",
-    ];
-    if !PRESETS.contains(&args.preset.as_str()) {
-        anyhow::bail!(
-            "unknown --preset {:?}; one of {}",
-            args.preset,
-            PRESETS.join(", ")
-        );
+impl ConfigOverrides {
+    /// Lays the flags (clap has already put the environment variables into
+    /// them) over `config`, the built-in defaults and the file.
+    pub fn apply(&self, config: &mut Config) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            path: None,
+            key: key.into(),
+            message,
+        };
+        if let Some(preset) = &self.preset {
+            if !X264_PRESETS.contains(&preset.as_str()) {
+                return Err(invalid(
+                    "--preset",
+                    format!(
+                        "unknown x264 preset {preset:?}; one of {}",
+                        X264_PRESETS.join(", ")
+                    ),
+                ));
+            }
+            config.transcode.preset = preset.clone();
+        }
+        if self.no_hls {
+            config.transcode.hls = false;
+        }
+        if !self.rungs.is_empty() {
+            config.transcode = std::mem::take(&mut config.transcode)
+                .only_rungs(&self.rungs)
+                .map_err(|message| invalid("--rungs", message))?;
+        }
+        if let Some(seconds) = self.timeout {
+            // As before the configuration file: 0 means the shortest bound.
+            config.probe.timeout_seconds = seconds.max(1);
+        }
+        if let Some(data) = &self.data {
+            config.store.data_dir = data.clone();
+        }
+        Ok(())
     }
+}
+
+pub fn run(args: ProcessArgs, config_file: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let (mut config, _) = crate::config::load(config_file)?;
+    args.overrides.apply(&mut config)?;
     // Fails here, before any encoding, when the store cannot be written.
-    let store = LocalStore::open(&args.data)?;
+    let store = LocalStore::open(&config.store.data_dir)?;
+    let caption = (!args.no_captions).then(|| config.caption_config());
     let options = ProcessOptions {
         force: args.force,
         allow_noncompliant: args.allow_noncompliant,
         probe: MeasureOptions {
-            timeout: Duration::from_secs(args.timeout.max(1)),
+            timeout: Duration::from_secs(config.probe.timeout_seconds),
         },
-        transcode: transcode_config(&args)?,
+        transcode: config.transcode,
         course_rules: moocpipe_report::CourseRules::default(),
-        qc: moocpipe_qc::QcConfig::default(),
+        qc: config.qc,
+        caption,
     };
 
     // Ctrl-C (or SIGTERM) stops the current transcode cleanly; a second one exits at once.
@@ -105,18 +148,6 @@ pub fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
         write!(stdout, "{}", render(&summary))?;
     }
     Ok(ExitCode::from(summary.exit_code()))
-}
-
-fn transcode_config(args: &ProcessArgs) -> anyhow::Result<TranscodeConfig> {
-    let mut config = TranscodeConfig {
-        preset: args.preset.clone(),
-        hls: !args.no_hls,
-        ..TranscodeConfig::default()
-    };
-    if !args.rungs.is_empty() {
-        config = config.only_rungs(&args.rungs).map_err(anyhow::Error::msg)?;
-    }
-    Ok(config)
 }
 
 /// Progress on stderr: a bar in a terminal, a line per 10 % otherwise.
@@ -187,6 +218,23 @@ impl Display {
                     record.sound_score.score,
                     record.image_score.score,
                     record.findings.len()
+                );
+            }
+            Event::Captioning { take, fraction } => {
+                let tenth = (fraction * 10.0) as i64;
+                if tenth != self.last_tenth {
+                    self.last_tenth = tenth;
+                    eprintln!("  caption {}: {:>3}%", take.take, tenth * 10);
+                }
+            }
+            Event::Captioned { record, reused, .. } => {
+                self.last_tenth = -1;
+                let again = if reused { " (recorded earlier)" } else { "" };
+                eprintln!(
+                    "  captions: {} cue(s), {} warning(s), {} style violation(s){again}",
+                    record.cues,
+                    record.warnings.len(),
+                    record.style_violations.len()
                 );
             }
             Event::ReportWritten { course, files } => {

@@ -1,14 +1,16 @@
 //! `moocpipe qc`: technical-quality measurements of takes (F-10 criteria
 //! 1–2) with a suggested score for the reviewers to confirm.
 //!
-//! Exit code: 0 when every file was measured; 2 when one could not be.
+//! The thresholds are the `[qc]` section of the configuration file.
+//!
+//! Exit code: 0 when every file was measured; 2 when one could not be (or
+//! the configuration file is unusable).
 
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use moocpipe_proto::QcRecord;
-use moocpipe_qc::QcConfig;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
@@ -22,8 +24,8 @@ pub struct QcArgs {
     pub json: bool,
 }
 
-pub fn run(args: QcArgs) -> anyhow::Result<ExitCode> {
-    let config = QcConfig::default();
+pub fn run(args: QcArgs, config_file: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = crate::config::load(config_file)?.0.qc;
     let cancel = AtomicBool::new(false);
     let show_progress = !args.json && std::io::stderr().is_terminal();
     let mut worst = 0u8;
