@@ -107,6 +107,9 @@ pub struct TakeOutcome {
     /// Caption files (WebVTT, SRT, transcript), when made.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub captions: Vec<PathBuf>,
+    /// Cues in the captions, when made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caption_cues: Option<u32>,
     /// Warnings of the caption record (no speech, low coverage…) and style
     /// violations, counted, for the summary.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -245,6 +248,7 @@ fn outcome(
         sound_score: None,
         image_score: None,
         captions: Vec::new(),
+        caption_cues: None,
         caption_warnings: None,
         caption_error: None,
         note,
@@ -351,6 +355,7 @@ fn process_take(
         match caption::caption_take(take, source, store, options, config, cancel, on_event)? {
             caption::Captioned::Done { record, files } => {
                 out.captions = files;
+                out.caption_cues = Some(record.cues);
                 out.caption_warnings = Some(record.warnings.len() + record.style_violations.len());
             }
             caption::Captioned::Failed(why) => out.caption_error = Some(why),

@@ -74,13 +74,25 @@ impl SpeechAudio {
         gst::Element::link_many([&convert, &resample, appsink.upcast_ref()])
             .map_err(|e| internal(e.to_string()))?;
 
-        // Stop at encoded video: it is never decoded.
+        // Stop at encoded video: it is never decoded. Only caps that come
+        // out of a demuxer or parser count: typefind's own caps name the
+        // container, and a QuickTime file is `video/quicktime`.
         decode.connect("autoplug-continue", false, |args| {
+            let pad = args.get(1).and_then(|v| v.get::<gst::Pad>().ok());
             let caps = args.get(2).and_then(|v| v.get::<gst::Caps>().ok());
             let video = caps
                 .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
                 .unwrap_or(false);
-            Some((!video).to_value())
+            // decodebin passes its own ghost pad; its target is the element's.
+            let container = pad
+                .map(|p| match p.downcast_ref::<gst::GhostPad>() {
+                    Some(ghost) => ghost.target().unwrap_or(p),
+                    None => p,
+                })
+                .and_then(|p| p.parent_element())
+                .and_then(|e| e.factory())
+                .is_some_and(|f| f.name() == "typefind");
+            Some((!video || container).to_value())
         });
         let audio_found = Arc::new(AtomicBool::new(false));
         let pads_done = Arc::new(AtomicBool::new(false));

@@ -270,15 +270,21 @@ fn render(summary: &Summary) -> String {
             "transcode",
             "QC sound/picture",
             "status",
+            "captions",
             "renditions / why not",
         ]);
     for t in &summary.takes {
         let detail = if t.status == Status::Done {
-            t.renditions
+            let dir = t
+                .renditions
                 .first()
                 .and_then(|p| p.parent())
                 .map(|p| p.display().to_string())
-                .unwrap_or_default()
+                .unwrap_or_default();
+            match &t.caption_error {
+                Some(why) => format!("{dir}; {why}"),
+                None => dir,
+            }
         } else {
             t.note.clone().unwrap_or_default()
         };
@@ -293,6 +299,12 @@ fn render(summary: &Summary) -> String {
                 _ => "-".into(),
             },
             t.status.as_str().to_string(),
+            match (t.caption_cues, t.caption_warnings, &t.caption_error) {
+                (_, _, Some(_)) => "failed".into(),
+                (Some(cues), Some(w), None) if w > 0 => format!("{cues} cues, {w} to review"),
+                (Some(cues), _, None) => format!("{cues} cues"),
+                _ => "-".into(),
+            },
             detail,
         ]);
     }
