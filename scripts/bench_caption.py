@@ -42,12 +42,18 @@ def wer(reference, hypothesis):
     return prev[-1] / max(len(r), 1)
 
 
+PEAK_RSS = {}
+
+
 def timed(cmd, env=None):
+    """Runs cmd under GNU time: (wall seconds, stdout); peak RSS kept by tool."""
     start = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     if out.returncode != 0:
         raise SystemExit(f"{cmd[0]} failed ({out.returncode}):\n{out.stderr[-2000:]}")
+    rss = int(out.stderr.strip().splitlines()[-1]) / 1024
+    PEAK_RSS[cmd[0]] = max(PEAK_RSS.get(cmd[0], 0), rss)
     return wall, out.stdout
 
 
@@ -71,8 +77,8 @@ def seconds_of(wav):
 
 
 print(f"{runs} interleaved runs each; beam 5, 2 threads, language en; wall time includes loading the model.\n")
-print("| audio | model | tool | median wall (s) | min–max (s) | × realtime | WER | moocpipe ÷ tool |")
-print("|---|---|---|---|---|---|---|---|")
+print("| audio | model | tool | median wall (s) | min–max (s) | × realtime | WER | peak RSS (MB) | moocpipe ÷ tool |")
+print("|---|---|---|---|---|---|---|---|---|")
 for label, audio, reference in (("lecture, espeak-ng", lecture, lecture_text), ("jfk.wav, real speech", jfk, JFK_TEXT)):
     length = seconds_of(audio)
     for model in ("tiny.en", "base"):
@@ -80,14 +86,34 @@ for label, audio, reference in (("lecture, espeak-ng", lecture, lecture_text), (
         for fn in tools.values():  # warm-up (and the page cache)
             fn(model, audio)
         results = {name: [] for name in tools}
-        texts = {}
+        texts, rss = {}, {}
         for _ in range(runs):
             for name, fn in tools.items():
+                PEAK_RSS.clear()
                 wall, text = fn(model, audio)
                 results[name].append(wall)
                 texts[name] = text
+                rss[name] = max(rss.get(name, 0), *PEAK_RSS.values())
         ours_median = statistics.median(results["moocpipe caption"])
         for name, walls in results.items():
             med = statistics.median(walls)
             print(f"| {label} ({length:.0f} s) | {model} | {name} | {med:.2f} | {min(walls):.2f}–{max(walls):.2f} "
-                  f"| {length / med:.1f}× | {wer(reference, texts[name]) * 100:.1f} % | {ours_median / med:.2f}× |")
+                  f"| {length / med:.1f}× | {wer(reference, texts[name]) * 100:.1f} % | {rss[name]:.0f} "
+                  f"| {ours_median / med:.2f}× |")
+
+# Memory as the audio gets longer: the same lecture four times over (about
+# 12 minutes), tiny.en, once.
+long = bench / "lecture-speech-x4.wav"
+if not long.exists():
+    import wave
+    with wave.open(lecture) as src:
+        params, frames = src.getparams(), src.readframes(src.getnframes())
+    with wave.open(str(long), "wb") as dst:
+        dst.setparams(params)
+        for _ in range(4):
+            dst.writeframes(frames)
+for audio in (lecture, str(long)):
+    PEAK_RSS.clear()
+    wall, _ = ours("tiny.en", audio)
+    print(f"\nmoocpipe caption, tiny.en, {seconds_of(audio):.0f} s of audio: {wall:.1f} s wall, "
+          f"peak RSS {max(PEAK_RSS.values()):.0f} MB")

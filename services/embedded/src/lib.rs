@@ -35,6 +35,8 @@ pub struct ProcessOptions {
     pub transcode: TranscodeConfig,
     pub course_rules: moocpipe_report::CourseRules,
     pub qc: QcConfig,
+    /// Skip the technical-quality measurements.
+    pub no_qc: bool,
     /// Caption settings; `None` skips captions.
     pub caption: Option<moocpipe_caption::CaptionConfig>,
 }
@@ -298,12 +300,12 @@ fn process_take(
     // QC shares the transcode's decode when the transcode runs; otherwise
     // (not transcoded, or renditions recorded) it decodes the take itself.
     let qc_key = layout::record(&take.take_id, Stage::Qc);
-    let stored_qc = if options.force {
+    let stored_qc = if options.force || options.no_qc {
         None
     } else {
         store.get_json::<QcRecord>(&qc_key)?
     };
-    let session = stored_qc.is_none().then(|| QcSession::new(&options.qc));
+    let session = (stored_qc.is_none() && !options.no_qc).then(|| QcSession::new(&options.qc));
     let sink = session.as_ref().map(QcSession::sink);
     let (mut out, decoded) = transcode_part(
         take,

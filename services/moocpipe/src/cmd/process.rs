@@ -34,6 +34,9 @@ pub struct ProcessArgs {
     /// Skip captions (speech recognition is the slowest stage on a CPU).
     #[arg(long)]
     pub no_captions: bool,
+    /// Skip the technical-quality measurements (loudness, black, bars…).
+    #[arg(long)]
+    pub no_qc: bool,
     #[command(flatten)]
     pub overrides: ConfigOverrides,
 }
@@ -120,6 +123,7 @@ pub fn run(args: ProcessArgs, config_file: Option<&Path>) -> anyhow::Result<Exit
         transcode: config.transcode,
         course_rules: moocpipe_report::CourseRules::default(),
         qc: config.qc,
+        no_qc: args.no_qc,
         caption,
     };
 
