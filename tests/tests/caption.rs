@@ -151,7 +151,11 @@ fn lecture_paragraph(model: &str, max_wer: f64) {
     let c = caption_with(model, &wav, dir.path(), &[]);
     let (record, text) = assert_well_formed(&c, &wav);
     let wer = wer(LECTURE, &text);
-    assert!(wer <= max_wer, "{model}: WER {:.1} %: {text:?}", wer * 100.0);
+    assert!(
+        wer <= max_wer,
+        "{model}: WER {:.1} %: {text:?}",
+        wer * 100.0
+    );
     assert!(
         matches!(&record.source, CaptionSource::Recognised { model: m, beam_size: 5, .. } if m == model),
         "{:?}",
@@ -355,7 +359,17 @@ fn a_corrupt_take_is_a_typed_error_and_the_next_file_is_still_captioned() {
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect();
     assert_eq!(lines.len(), 2, "{stdout}");
-    assert_eq!(lines[0]["error"]["kind"], "unrecognized_format", "{}", lines[0]);
-    assert!(lines[0]["file"].as_str().is_some_and(|f| f.ends_with("corrupt.mov")));
-    assert!(lines[1]["cues"].as_u64().is_some_and(|n| n > 0), "{}", lines[1]);
+    assert_eq!(
+        lines[0]["error"]["kind"], "unrecognized_format",
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0]["file"]
+        .as_str()
+        .is_some_and(|f| f.ends_with("corrupt.mov")));
+    assert!(
+        lines[1]["cues"].as_u64().is_some_and(|n| n > 0),
+        "{}",
+        lines[1]
+    );
 }

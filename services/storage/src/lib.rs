@@ -1,30 +1,20 @@
 //! Where records and outputs live. One layout (see [`layout`]) for every
-//! backend; today the local-folder store ([`LocalStore`]), the embedded
-//! default. Writes are atomic: a reader sees the old object or the new one,
-//! never half of one.
+//! backend, one interface ([`ObjectStore`]) over two of them: the
+//! local-folder store ([`LocalStore`], the embedded default) and S3
+//! ([`S3Store`], the distributed mode). Writes are atomic: a reader sees the
+//! old object or the new one, never half of one.
 
+pub mod content_type;
+mod error;
 pub mod layout;
 mod local;
+mod object;
+mod s3;
 
+pub use error::StorageError;
 pub use local::{LocalStore, Staging};
-
-use std::path::PathBuf;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    #[error("{path}: cannot write the store here: {message}")]
-    NotWritable { path: PathBuf, message: String },
-    #[error("{path}: {message}")]
-    Io { path: PathBuf, message: String },
-    #[error("{path}: not a valid record: {message}")]
-    BadRecord { path: PathBuf, message: String },
-}
-
-impl StorageError {
-    pub(crate) fn io(path: impl Into<PathBuf>, err: &std::io::Error) -> Self {
-        StorageError::Io {
-            path: path.into(),
-            message: err.to_string(),
-        }
-    }
-}
+pub use object::{ObjectMeta, ObjectStore, MAX_PRESIGN_EXPIRY};
+pub use s3::{
+    S3Config, S3Store, ENV_ACCESS_KEY_ID, ENV_BUCKET, ENV_ENDPOINT, ENV_PATH_STYLE, ENV_REGION,
+    ENV_SECRET_ACCESS_KEY,
+};

@@ -1,16 +1,28 @@
-//! The local-folder store: the layout under one folder on disk.
+//! The local-folder store: the layout under one folder on disk. Its
+//! synchronous methods serve the embedded mode; its [`ObjectStore`]
+//! implementation (further down) gives workers the same interface as S3,
+//! running the file-system calls on tokio's blocking pool.
 
+use crate::object::{check_expiry, check_key, check_prefix, ObjectMeta, ObjectStore};
 use crate::StorageError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Folder under the root where work in progress is written before it is
 /// published; hidden so nothing in it looks finished.
 const STAGING: &str = ".staging";
 
 /// A store rooted at a folder.
+///
+/// Its inherent `list`, `get_json`, `put_json` and `put_bytes` are the
+/// synchronous ones the embedded mode calls; they shadow the
+/// [`ObjectStore`] methods of the same names, which code generic over
+/// `S: ObjectStore` reaches (or `ObjectStore::list(&store, …)`). Note that
+/// the inherent `list` gives the names directly under a key while
+/// `ObjectStore::list` gives every key under a prefix, as S3 does.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     root: PathBuf,
@@ -94,14 +106,23 @@ impl LocalStore {
 
     /// Writes bytes atomically: to a temporary name beside the target, synced, then renamed.
     pub fn put_bytes(&self, key: &str, bytes: &[u8]) -> Result<(), StorageError> {
+        self.write_atomically(key, bytes)
+            .map_err(|(path, e)| StorageError::io(path, &e))
+    }
+
+    /// [`LocalStore::put_bytes`] keeping the `io::Error` (and the path it
+    /// concerns) so the object-store methods can tell permission apart.
+    fn write_atomically(&self, key: &str, bytes: &[u8]) -> Result<(), (PathBuf, std::io::Error)> {
         let path = self.path(key);
         let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, &e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| (dir.clone(), e))?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        // Unique per call: two threads writing the same key must not share
+        // a temporary file.
+        let tmp = dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), unique()));
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(bytes)?;
@@ -110,7 +131,7 @@ impl LocalStore {
         };
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            StorageError::io(&path, &e)
+            (path.clone(), e)
         })
     }
 
@@ -165,11 +186,321 @@ impl LocalStore {
     }
 }
 
-fn unique() -> u128 {
-    std::time::SystemTime::now()
+/// A number no other call in this process gets: the clock, and a counter
+/// for calls within the same clock tick.
+pub(crate) fn unique() -> u128 {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    (nanos << 16) | u128::from(count & 0xffff)
+}
+
+/// Runs file-system work on tokio's blocking pool so it never stalls a
+/// worker thread; a panic in it is passed on as a panic.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, StorageError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(StorageError::Transient {
+            message: format!("the local store's task was cancelled: {e}"),
+        }),
+    }
+}
+
+/// The local backend of the object-store interface. Keys are checked first,
+/// so none can leave the root. The file system keeps no media type:
+/// `content_type` arguments are accepted for the interface and `head`
+/// answers with the type guessed from the extension.
+impl ObjectStore for LocalStore {
+    fn location(&self, key: &str) -> String {
+        self.path(key).display().to_string()
+    }
+
+    async fn put_bytes(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        _content_type: &str,
+    ) -> Result<(), StorageError> {
+        check_key(key)?;
+        let (store, key) = (self.clone(), key.to_string());
+        blocking(move || {
+            store
+                .write_atomically(&key, &bytes)
+                .map_err(|(path, e)| store.write_error(&key, &path, &e))
+        })
+        .await
+    }
+
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        _content_type: &str,
+    ) -> Result<(), StorageError> {
+        check_key(key)?;
+        let (store, key, source) = (self.clone(), key.to_string(), path.to_path_buf());
+        blocking(move || store.copy_in(&key, &source)).await
+    }
+
+    async fn get_bytes(&self, key: &str) -> Result<Vec<u8>, StorageError> {
+        check_key(key)?;
+        let (store, key) = (self.clone(), key.to_string());
+        blocking(move || std::fs::read(store.path(&key)).map_err(|e| store.read_error(&key, e)))
+            .await
+    }
+
+    async fn get_range(&self, key: &str, start: u64, len: u64) -> Result<Vec<u8>, StorageError> {
+        check_key(key)?;
+        let (store, key) = (self.clone(), key.to_string());
+        blocking(move || store.read_range(&key, start, len)).await
+    }
+
+    async fn download_to(&self, key: &str, path: &Path) -> Result<u64, StorageError> {
+        check_key(key)?;
+        let (store, key, target) = (self.clone(), key.to_string(), path.to_path_buf());
+        blocking(move || store.copy_out(&key, &target)).await
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StorageError> {
+        check_key(key)?;
+        let (store, key) = (self.clone(), key.to_string());
+        blocking(move || store.meta(&key)).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        check_prefix(prefix)?;
+        let (store, prefix) = (self.clone(), prefix.to_string());
+        blocking(move || store.keys_under(&prefix)).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        check_key(key)?;
+        let (store, key) = (self.clone(), key.to_string());
+        blocking(move || {
+            let path = store.path(&key);
+            match std::fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                // A folder is not an object: as on S3, nothing to delete.
+                Err(_) if path.is_dir() => Ok(()),
+                Err(e) => Err(store.write_error(&key, &path, &e)),
+            }
+        })
+        .await
+    }
+
+    async fn presign_get(&self, key: &str, expiry: Duration) -> Result<String, StorageError> {
+        check_expiry(expiry)?;
+        check_key(key)?;
+        let path = std::path::absolute(self.path(key))
+            .map_err(|e| StorageError::io(self.path(key), &e))?;
+        Ok(file_url(&path))
+    }
+}
+
+/// The helpers of the [`ObjectStore`] implementation; each runs on the
+/// blocking pool.
+impl LocalStore {
+    /// `NotFound` and `AccessDenied` where a caller can act on them, else `Io`.
+    fn read_error(&self, key: &str, err: std::io::Error) -> StorageError {
+        match err.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory => {
+                StorageError::NotFound {
+                    store: self.root.display().to_string(),
+                    key: key.to_string(),
+                }
+            }
+            std::io::ErrorKind::PermissionDenied => self.denied(key, &err),
+            _ => StorageError::io(self.path(key), &err),
+        }
+    }
+
+    /// A write error: permission problems are `AccessDenied` (permanent:
+    /// the deployment must change), the rest `Io` (transient).
+    fn write_error(&self, key: &str, path: &Path, err: &std::io::Error) -> StorageError {
+        match err.kind() {
+            std::io::ErrorKind::PermissionDenied => self.denied(key, err),
+            _ => StorageError::io(path, err),
+        }
+    }
+
+    fn denied(&self, key: &str, err: &std::io::Error) -> StorageError {
+        StorageError::AccessDenied {
+            bucket: self.root.display().to_string(),
+            key: key.to_string(),
+            reason: err.to_string(),
+        }
+    }
+
+    /// Copies a file in under a temporary name beside the target, synced,
+    /// then renamed: the object is the old one or the whole new one.
+    fn copy_in(&self, key: &str, source: &Path) -> Result<(), StorageError> {
+        let target = self.path(key);
+        let tmp = temporary_beside(&target)?;
+        let copy = || -> std::io::Result<()> {
+            std::fs::copy(source, &tmp)?;
+            std::fs::File::open(&tmp)?.sync_all()?;
+            std::fs::rename(&tmp, &target)
+        };
+        copy().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            match e.kind() {
+                std::io::ErrorKind::PermissionDenied => self.denied(key, &e),
+                _ => StorageError::Io {
+                    path: source.to_path_buf(),
+                    message: format!("cannot store it as {}: {e}", target.display()),
+                },
+            }
+        })
+    }
+
+    /// Copies an object out to `target` the same way (temporary, renamed).
+    fn copy_out(&self, key: &str, target: &Path) -> Result<u64, StorageError> {
+        let source = self.path(key);
+        if source.is_dir() {
+            return Err(self.read_error(key, std::io::ErrorKind::IsADirectory.into()));
+        }
+        let mut reader = std::fs::File::open(&source).map_err(|e| self.read_error(key, e))?;
+        let tmp = temporary_beside(target)?;
+        let mut copy = || -> std::io::Result<u64> {
+            let mut writer = std::fs::File::create(&tmp)?;
+            let n = std::io::copy(&mut reader, &mut writer)?;
+            writer.sync_all()?;
+            std::fs::rename(&tmp, target)?;
+            Ok(n)
+        };
+        copy().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            StorageError::io(target, &e)
+        })
+    }
+
+    fn read_range(&self, key: &str, start: u64, len: u64) -> Result<Vec<u8>, StorageError> {
+        let path = self.path(key);
+        let mut file = std::fs::File::open(&path).map_err(|e| self.read_error(key, e))?;
+        let meta = file.metadata().map_err(|e| StorageError::io(&path, &e))?;
+        if meta.is_dir() {
+            return Err(self.read_error(key, std::io::ErrorKind::IsADirectory.into()));
+        }
+        let size = meta.len();
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        if start >= size {
+            return Err(StorageError::InvalidRange {
+                key: key.to_string(),
+                start,
+            });
+        }
+        let available = len.min(size - start);
+        let mut bytes = Vec::with_capacity(usize::try_from(available).unwrap_or(0));
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.take(available).read_to_end(&mut bytes))
+            .map_err(|e| StorageError::io(&path, &e))?;
+        Ok(bytes)
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<ObjectMeta>, StorageError> {
+        let path = self.path(key);
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => m,
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.read_error(key, e)),
+        };
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        Ok(Some(ObjectMeta {
+            size: meta.len(),
+            etag: format!("{:x}-{modified:x}", meta.len()),
+            content_type: Some(crate::content_type::for_key(key).to_string()),
+        }))
+    }
+
+    /// Every file under the root whose key starts with `prefix`, walking
+    /// only the folder the prefix names; hidden names are skipped.
+    fn keys_under(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let folder = match prefix.rsplit_once('/') {
+            Some((folder, _)) => folder,
+            None => "",
+        };
+        let mut keys = Vec::new();
+        let mut pending = vec![folder.to_string()];
+        while let Some(dir_key) = pending.pop() {
+            let dir = if dir_key.is_empty() {
+                self.root.clone()
+            } else {
+                self.path(&dir_key)
+            };
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => continue,
+                Err(e) => return Err(StorageError::io(&dir, &e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| StorageError::io(&dir, &e))?;
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.starts_with('.') {
+                    continue;
+                }
+                let key = if dir_key.is_empty() {
+                    name
+                } else {
+                    format!("{dir_key}/{name}")
+                };
+                // `file_type` does not follow links, so a linked folder
+                // cannot loop the walk; a linked file is still an object.
+                let file_type = entry.file_type().map_err(|e| StorageError::io(&dir, &e))?;
+                if file_type.is_dir() {
+                    if key.starts_with(prefix) || prefix.starts_with(&format!("{key}/")) {
+                        pending.push(key);
+                    }
+                } else if key.starts_with(prefix) && entry.path().is_file() {
+                    keys.push(key);
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}
+
+/// A hidden temporary name beside `target` (same file system, so the final
+/// rename is atomic), its folder created.
+fn temporary_beside(target: &Path) -> Result<PathBuf, StorageError> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, &e))?;
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    Ok(dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), unique())))
+}
+
+/// A `file://` URL for an absolute path, bytes outside RFC 3986's
+/// unreserved set (and `/`) percent-encoded.
+fn file_url(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut url = String::from("file://");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            url.push(char::from(b));
+        } else {
+            url.push_str(&format!("%{b:02X}"));
+        }
+    }
+    url
 }
 
 /// A folder of work in progress; removed on drop unless [`Staging::keep`] was called.
@@ -251,5 +582,198 @@ mod tests {
         let err =
             LocalStore::open(file.join("store")).expect_err("cannot create a store inside a file");
         assert!(matches!(err, StorageError::NotWritable { .. }), "{err}");
+    }
+
+    /// The object-store interface of the local backend, called the way a
+    /// worker calls it: through a generic function on a spawned task (which
+    /// also proves the futures are `Send`).
+    async fn exercise<S: ObjectStore + 'static>(store: std::sync::Arc<S>) {
+        let key = "takes/t1/records/probe.json";
+        tokio::spawn({
+            let store = store.clone();
+            async move { store.put_json(key, &vec![1u32, 2, 3]).await }
+        })
+        .await
+        .expect("task")
+        .expect("put_json");
+        let back: Option<Vec<u32>> = store.get_json(key).await.expect("get_json");
+        assert_eq!(back, Some(vec![1, 2, 3]));
+        let missing: Option<Vec<u32>> = store
+            .get_json("takes/t1/records/qc.json")
+            .await
+            .expect("get_json");
+        assert_eq!(missing, None);
+    }
+
+    #[tokio::test]
+    async fn the_object_interface_round_trips_json_from_a_generic_task() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(dir.path()).expect("open");
+        exercise(std::sync::Arc::new(store.clone())).await;
+        // The synchronous API reads what the async one wrote.
+        assert_eq!(
+            store
+                .get_json::<Vec<u32>>("takes/t1/records/probe.json")
+                .expect("get"),
+            Some(vec![1, 2, 3])
+        );
+    }
+
+    #[tokio::test]
+    async fn bytes_ranges_and_head() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(dir.path()).expect("open");
+        let key = "takes/t/renditions/a-1080p.mp4";
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        ObjectStore::put_bytes(&store, key, bytes.clone(), "video/mp4")
+            .await
+            .expect("put");
+        assert_eq!(store.get_bytes(key).await.expect("get"), bytes);
+        assert_eq!(
+            store.get_range(key, 10, 20).await.expect("range"),
+            &bytes[10..30]
+        );
+        assert_eq!(
+            store
+                .get_range(key, 990, 100)
+                .await
+                .expect("range at the end"),
+            &bytes[990..],
+            "a range past the end stops at the end"
+        );
+        assert!(store.get_range(key, 0, 0).await.expect("empty").is_empty());
+        let err = store
+            .get_range(key, 1000, 1)
+            .await
+            .expect_err("past the end");
+        assert!(
+            matches!(err, StorageError::InvalidRange { start: 1000, .. }),
+            "{err}"
+        );
+
+        let meta = store.head(key).await.expect("head").expect("exists");
+        assert_eq!(meta.size, 1000);
+        assert_eq!(meta.content_type.as_deref(), Some("video/mp4"));
+        assert!(!meta.etag.is_empty());
+        ObjectStore::put_bytes(&store, key, vec![0; 10], "video/mp4")
+            .await
+            .expect("overwrite");
+        let changed = store.head(key).await.expect("head").expect("exists");
+        assert_ne!(changed.etag, meta.etag, "new content, new ETag");
+
+        assert_eq!(store.head("takes/t/none.json").await.expect("head"), None);
+        assert_eq!(store.head("takes/t").await.expect("a folder"), None);
+        let err = store
+            .get_bytes("takes/t/none.json")
+            .await
+            .expect_err("missing");
+        assert!(matches!(err, StorageError::NotFound { .. }), "{err}");
+        assert!(!err.is_transient());
+        let err = store.get_bytes("takes/t").await.expect_err("a folder");
+        assert!(matches!(err, StorageError::NotFound { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn files_stream_in_and_out_and_list_and_delete_follow_s3() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(dir.path().join("store")).expect("open");
+        let source = dir.path().join("source.bin");
+        let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&source, &content).expect("write");
+        for key in [
+            "takes/t/renditions/b.mp4",
+            "takes/t/renditions/hls/720p/index.m3u8",
+            "takes/t/records/probe.json",
+            "takes/u/records/probe.json",
+        ] {
+            store
+                .put_file(key, &source, "application/octet-stream")
+                .await
+                .expect("put_file");
+        }
+        // Work in progress is never an object.
+        let _staging = store.staging("t").expect("staging");
+
+        let target = dir.path().join("out/nested/b.mp4");
+        let n = store
+            .download_to("takes/t/renditions/b.mp4", &target)
+            .await
+            .expect("download");
+        assert_eq!(n, content.len() as u64);
+        assert_eq!(std::fs::read(&target).expect("read"), content);
+        let leftovers: Vec<_> = std::fs::read_dir(target.parent().expect("parent"))
+            .expect("ls")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "no temporary files left");
+        let err = store
+            .download_to("takes/t/none.mp4", &dir.path().join("none"))
+            .await
+            .expect_err("missing");
+        assert!(matches!(err, StorageError::NotFound { .. }), "{err}");
+
+        assert_eq!(
+            ObjectStore::list(&store, "takes/t/").await.expect("list"),
+            vec![
+                "takes/t/records/probe.json",
+                "takes/t/renditions/b.mp4",
+                "takes/t/renditions/hls/720p/index.m3u8",
+            ]
+        );
+        assert_eq!(
+            ObjectStore::list(&store, "takes/t/renditions/h")
+                .await
+                .expect("list"),
+            vec!["takes/t/renditions/hls/720p/index.m3u8"]
+        );
+        assert_eq!(ObjectStore::list(&store, "").await.expect("list").len(), 4);
+        assert!(ObjectStore::list(&store, "courses/")
+            .await
+            .expect("list")
+            .is_empty());
+
+        store
+            .delete("takes/t/renditions/b.mp4")
+            .await
+            .expect("delete");
+        store
+            .delete("takes/t/renditions/b.mp4")
+            .await
+            .expect("deleting again is fine");
+        assert_eq!(
+            store.head("takes/t/renditions/b.mp4").await.expect("head"),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn presigned_urls_are_file_urls_and_bad_input_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(dir.path()).expect("open");
+        let url = store
+            .presign_get("courses/c/reports/segments 1.html", Duration::from_secs(60))
+            .await
+            .expect("presign");
+        assert!(url.starts_with("file:///"), "{url}");
+        assert!(
+            url.ends_with("/courses/c/reports/segments%201.html"),
+            "{url}"
+        );
+        let err = store
+            .presign_get("courses/c/x.html", crate::MAX_PRESIGN_EXPIRY * 2)
+            .await
+            .expect_err("too long");
+        assert!(matches!(err, StorageError::ExpiryTooLong { .. }), "{err}");
+        let err = ObjectStore::put_bytes(&store, "../outside", vec![1], "text/plain")
+            .await
+            .expect_err("escapes the root");
+        assert!(matches!(err, StorageError::BadKey { .. }), "{err}");
+        assert!(!dir
+            .path()
+            .parent()
+            .expect("parent")
+            .join("outside")
+            .exists());
     }
 }

@@ -1,0 +1,364 @@
+//! The S3 backend (distributed mode): one bucket of any S3-compatible
+//! store, AWS or self-hosted (Garage, MinIO, Ceph RGW), through
+//! `aws-sdk-s3`.
+
+mod classify;
+mod config;
+mod multipart;
+
+pub use config::{
+    S3Config, ENV_ACCESS_KEY_ID, ENV_BUCKET, ENV_ENDPOINT, ENV_PATH_STYLE, ENV_REGION,
+    ENV_SECRET_ACCESS_KEY,
+};
+
+use crate::object::{check_expiry, check_key, check_prefix, ObjectMeta, ObjectStore};
+use crate::StorageError;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::{ByteStream, Length};
+use aws_sdk_s3::Client;
+use classify::{sdk_error, Request};
+use std::path::Path;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+/// A bucket on an S3-compatible store. Cloning is cheap (the SDK client is
+/// shared), so a worker can hand one to each task.
+#[derive(Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    endpoint: Option<String>,
+}
+
+impl std::fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Store")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3Store {
+    /// Builds the client; no request is made (see [`S3Store::check`]).
+    pub fn new(config: &S3Config) -> Result<Self, StorageError> {
+        config.validate()?;
+        Ok(S3Store {
+            client: config.client(),
+            bucket: config.bucket.clone(),
+            endpoint: config.endpoint.clone(),
+        })
+    }
+
+    /// [`S3Store::new`] from the `MOOCPIPE_S3_*` variables ([`S3Config::from_env`]).
+    pub fn from_env() -> Result<Self, StorageError> {
+        Self::new(&S3Config::from_env()?)
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The SDK client, for what this interface does not cover.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Proves the bucket exists and the credentials reach it, so a worker
+    /// fails at start with `NoSuchBucket` or `AccessDenied` rather than on
+    /// its first message.
+    pub async fn check(&self) -> Result<(), StorageError> {
+        match self.client.head_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => Ok(()),
+            // HEAD has no body: a bare 404 here is the bucket.
+            Err(e) => match sdk_error(e, self.request("head_bucket", "")) {
+                StorageError::NotFound { .. } => Err(StorageError::NoSuchBucket {
+                    bucket: self.bucket.clone(),
+                }),
+                other => Err(other),
+            },
+        }
+    }
+
+    fn request<'a>(&'a self, operation: &'static str, key: &'a str) -> Request<'a> {
+        Request::new(operation, &self.bucket, key)
+    }
+
+    async fn get_object(
+        &self,
+        key: &str,
+        range: Option<String>,
+        request: Request<'_>,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, StorageError> {
+        self.client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_range(range)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, request))
+    }
+
+    /// Streams a response body into `file`; returns the bytes written.
+    async fn write_body(
+        &self,
+        key: &str,
+        mut body: ByteStream,
+        file: &mut tokio::fs::File,
+        path: &Path,
+    ) -> Result<u64, StorageError> {
+        let mut written = 0u64;
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| body_error(self, key, e))?
+        {
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| StorageError::io(path, &e))?;
+            written += chunk.len() as u64;
+        }
+        file.sync_all()
+            .await
+            .map_err(|e| StorageError::io(path, &e))?;
+        Ok(written)
+    }
+}
+
+/// A body cut off mid-way: the network, so worth a retry.
+fn body_error(store: &S3Store, key: &str, err: impl std::fmt::Display) -> StorageError {
+    StorageError::Transient {
+        message: format!("reading s3://{}/{key}: {err}", store.bucket),
+    }
+}
+
+impl ObjectStore for S3Store {
+    fn location(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
+    async fn put_bytes(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        check_key(key)?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(i64::try_from(bytes.len()).unwrap_or(i64::MAX))
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, self.request("put_object", key)))?;
+        Ok(())
+    }
+
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        check_key(key)?;
+        let meta = tokio::fs::metadata(path)
+            .await
+            .map_err(|e| StorageError::io(path, &e))?;
+        if !meta.is_file() {
+            return Err(StorageError::Io {
+                path: path.to_path_buf(),
+                message: "not a regular file: nothing to upload".into(),
+            });
+        }
+        let size = meta.len();
+        if size > multipart::MIN_PART_SIZE {
+            return multipart::upload(&self.client, &self.bucket, key, path, size, content_type)
+                .await;
+        }
+        let body = ByteStream::read_from()
+            .path(path)
+            .length(Length::Exact(size))
+            .buffer_size(multipart::READ_BUFFER)
+            .build()
+            .await
+            .map_err(|e| StorageError::Io {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, self.request("put_object", key)))?;
+        Ok(())
+    }
+
+    async fn get_bytes(&self, key: &str) -> Result<Vec<u8>, StorageError> {
+        check_key(key)?;
+        let object = self
+            .get_object(key, None, self.request("get_object", key))
+            .await?;
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| body_error(self, key, e))?;
+        Ok(bytes.into_bytes().to_vec())
+    }
+
+    async fn get_range(&self, key: &str, start: u64, len: u64) -> Result<Vec<u8>, StorageError> {
+        check_key(key)?;
+        if len == 0 {
+            // `bytes=start-(start-1)` is not a range; nothing to read anyway.
+            return Ok(Vec::new());
+        }
+        let end = start.saturating_add(len - 1);
+        let request = Request {
+            start,
+            ..self.request("get_object (range)", key)
+        };
+        let object = self
+            .get_object(key, Some(format!("bytes={start}-{end}")), request)
+            .await?;
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| body_error(self, key, e))?;
+        Ok(bytes.into_bytes().to_vec())
+    }
+
+    async fn download_to(&self, key: &str, path: &Path) -> Result<u64, StorageError> {
+        check_key(key)?;
+        let object = self
+            .get_object(key, None, self.request("get_object", key))
+            .await?;
+        let expected = object.content_length().and_then(|n| u64::try_from(n).ok());
+        let dir = path.parent().unwrap_or(Path::new("."));
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| StorageError::io(dir, &e))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(
+            ".{name}.{}.{}.download",
+            std::process::id(),
+            crate::local::unique()
+        ));
+        let result = async {
+            let mut file = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(|e| StorageError::io(&tmp, &e))?;
+            let written = self.write_body(key, object.body, &mut file, &tmp).await?;
+            if expected.is_some_and(|n| n != written) {
+                return Err(body_error(
+                    self,
+                    key,
+                    format!("{written} bytes received of {expected:?}"),
+                ));
+            }
+            tokio::fs::rename(&tmp, path)
+                .await
+                .map_err(|e| StorageError::io(path, &e))?;
+            Ok(written)
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        result
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StorageError> {
+        check_key(key)?;
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        match head {
+            Ok(out) => Ok(Some(ObjectMeta {
+                size: out
+                    .content_length()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
+                etag: out
+                    .e_tag()
+                    .unwrap_or_default()
+                    .trim_matches('"')
+                    .to_string(),
+                content_type: out.content_type().map(str::to_string),
+            })),
+            // A bodiless 404 is a missing key or a missing bucket; ask.
+            Err(e) => match sdk_error(e, self.request("head_object", key)) {
+                StorageError::NotFound { .. } => self.check().await.map(|()| None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        check_prefix(prefix)?;
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_error(e, self.request("list_objects_v2", prefix)))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        check_key(key)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, self.request("delete_object", key)))?;
+        Ok(())
+    }
+
+    async fn presign_get(&self, key: &str, expiry: Duration) -> Result<String, StorageError> {
+        check_expiry(expiry)?;
+        check_key(key)?;
+        let presigning =
+            PresigningConfig::expires_in(expiry).map_err(|e| StorageError::Config {
+                message: format!("presigning for {expiry:?}: {e}"),
+            })?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning)
+            .await
+            .map_err(|e| sdk_error(e, self.request("presign get_object", key)))?;
+        Ok(request.uri().to_string())
+    }
+}

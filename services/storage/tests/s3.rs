@@ -1,0 +1,503 @@
+//! The S3 backend against a real Garage 2.5.0 over the network: each test
+//! starts its own node (see `garage/mod.rs`) with a random bucket.
+
+mod garage;
+
+use garage::Garage;
+use moocpipe_storage::{ObjectStore, S3Config, S3Store, StorageError};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const MIB: usize = 1024 * 1024;
+
+/// A file of `len` bytes that no two offsets share a pattern in (a byte
+/// swapped between parts would show).
+fn write_test_file(path: &Path, len: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let bytes: Vec<u8> = (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    std::fs::write(path, &bytes).expect("write test file");
+    bytes
+}
+
+async fn pending_uploads(store: &S3Store) -> usize {
+    store
+        .client()
+        .list_multipart_uploads()
+        .bucket(store.bucket())
+        .send()
+        .await
+        .expect("list multipart uploads")
+        .uploads()
+        .len()
+}
+
+#[tokio::test]
+async fn json_records_round_trip_and_head_tells_size_and_type() {
+    let garage = Garage::start();
+    let store = garage.store();
+    store.check().await.expect("the bucket exists");
+    let key = "takes/abc/records/probe.json";
+    let record = serde_json::json!({"verdict": "pass", "rules": [1, 2, 3]});
+    store.put_json(key, &record).await.expect("put_json");
+    let back: Option<serde_json::Value> = store.get_json(key).await.expect("get_json");
+    assert_eq!(back, Some(record));
+
+    let meta = store.head(key).await.expect("head").expect("exists");
+    let bytes = store.get_bytes(key).await.expect("get_bytes");
+    assert_eq!(meta.size, bytes.len() as u64);
+    assert_eq!(meta.content_type.as_deref(), Some("application/json"));
+    assert!(
+        !meta.etag.is_empty() && !meta.etag.contains('"'),
+        "{meta:?}"
+    );
+
+    store
+        .put_bytes(
+            "takes/abc/records/qc.json",
+            b"{}".to_vec(),
+            "application/json",
+        )
+        .await
+        .expect("put_bytes");
+    store
+        .put_bytes(
+            "takes/abd/records/qc.json",
+            b"{}".to_vec(),
+            "application/json",
+        )
+        .await
+        .expect("put_bytes");
+    assert_eq!(
+        store.list("takes/abc/").await.expect("list"),
+        vec!["takes/abc/records/probe.json", "takes/abc/records/qc.json"]
+    );
+    assert_eq!(store.list("takes/ab").await.expect("list").len(), 3);
+
+    store.delete(key).await.expect("delete");
+    assert_eq!(store.head(key).await.expect("head"), None);
+    let gone: Option<serde_json::Value> = store.get_json(key).await.expect("get_json");
+    assert_eq!(
+        gone, None,
+        "a missing record is None, as in the local store"
+    );
+}
+
+#[tokio::test]
+async fn a_40_mib_file_goes_up_in_parts_and_comes_back_identical() {
+    let garage = Garage::start();
+    let store = garage.store();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("take.mp4");
+    let len = 40 * MIB + 12_345;
+    let content = write_test_file(&source, len);
+    let key = "takes/abc/renditions/physics-101-m01-l02-newton-1080p.mp4";
+
+    let started = Instant::now();
+    store
+        .put_file(key, &source, "video/mp4")
+        .await
+        .expect("put_file");
+    eprintln!("40 MiB up in {:?}", started.elapsed());
+
+    let meta = store.head(key).await.expect("head").expect("exists");
+    assert_eq!(meta.size, len as u64);
+    assert!(
+        meta.etag.ends_with("-3"),
+        "16 MiB parts: 3 parts, so the ETag is `<md5>-3`: {meta:?}"
+    );
+    assert_eq!(meta.content_type.as_deref(), Some("video/mp4"));
+    assert_eq!(pending_uploads(&store).await, 0, "no upload left open");
+
+    let target = dir.path().join("back/take.mp4");
+    let started = Instant::now();
+    let n = store.download_to(key, &target).await.expect("download");
+    eprintln!("40 MiB down in {:?}", started.elapsed());
+    assert_eq!(n, len as u64);
+    let back = std::fs::read(&target).expect("read");
+    assert!(back == content, "the download differs from the upload");
+
+    // Ranges: across the first part boundary, at the end, past the end.
+    let start = 16 * MIB - 10;
+    let range = store.get_range(key, start as u64, 20).await.expect("range");
+    assert_eq!(range, &content[start..start + 20]);
+    let tail = store
+        .get_range(key, (len - 5) as u64, 100)
+        .await
+        .expect("range at the end");
+    assert_eq!(
+        tail,
+        &content[len - 5..],
+        "a range past the end stops there"
+    );
+    let err = store
+        .get_range(key, len as u64, 10)
+        .await
+        .expect_err("past the end");
+    assert!(
+        matches!(err, StorageError::InvalidRange { start, .. } if start == len as u64),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_small_file_is_one_put_with_its_type() {
+    let garage = Garage::start();
+    let store = garage.store();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("poster.jpg");
+    let content = write_test_file(&source, 100_000);
+    let key = "takes/abc/renditions/poster.jpg";
+    store
+        .put_file(key, &source, "image/jpeg")
+        .await
+        .expect("put_file");
+    let meta = store.head(key).await.expect("head").expect("exists");
+    assert_eq!(meta.size, 100_000);
+    assert!(!meta.etag.contains('-'), "a single PUT: {meta:?}");
+    assert_eq!(meta.content_type.as_deref(), Some("image/jpeg"));
+    assert_eq!(store.get_bytes(key).await.expect("get"), content);
+}
+
+#[tokio::test]
+async fn a_presigned_url_downloads_with_a_plain_http_client() {
+    let garage = Garage::start();
+    let store = garage.store();
+    let key = "courses/physics-101/reports/segments.html";
+    let page = b"<!doctype html><title>segments</title>".to_vec();
+    store
+        .put_bytes(key, page.clone(), "text/html; charset=utf-8")
+        .await
+        .expect("put");
+    let url = store
+        .presign_get(key, Duration::from_secs(300))
+        .await
+        .expect("presign");
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+
+    let (status, headers, body) = http_get(&url);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(body, page);
+    assert!(
+        headers.contains("content-type: text/html; charset=utf-8"),
+        "{headers}"
+    );
+
+    // Without the signature the same object is refused.
+    let bare = url.split('?').next().expect("url");
+    assert_eq!(http_get(bare).0, 403);
+
+    let err = store
+        .presign_get(key, Duration::from_secs(8 * 24 * 3600))
+        .await
+        .expect_err("8 days");
+    assert!(matches!(err, StorageError::ExpiryTooLong { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_bucket_is_a_typed_error_naming_it() {
+    let garage = Garage::start();
+    let missing = format!("moocpipe-missing-{}", garage::random_hex(4));
+    let store = S3Store::new(&S3Config {
+        bucket: missing.clone(),
+        ..garage.config()
+    })
+    .expect("store");
+    let is_missing_bucket = |e: &StorageError| {
+        matches!(e, StorageError::NoSuchBucket { bucket } if *bucket == missing)
+            && e.to_string().contains(&missing)
+            && !e.is_transient()
+    };
+    let e = store.check().await.expect_err("check");
+    assert!(is_missing_bucket(&e), "check: {e}");
+    let e = store
+        .put_bytes("a.json", b"{}".to_vec(), "application/json")
+        .await
+        .expect_err("put");
+    assert!(is_missing_bucket(&e), "put: {e}");
+    let e = store.get_bytes("a.json").await.expect_err("get");
+    assert!(is_missing_bucket(&e), "get: {e}");
+    let e = store.head("a.json").await.expect_err("head");
+    assert!(is_missing_bucket(&e), "head (a bodiless 404): {e}");
+    let e = store.list("").await.expect_err("list");
+    assert!(is_missing_bucket(&e), "list: {e}");
+    let e = store
+        .get_json::<serde_json::Value>("a.json")
+        .await
+        .expect_err("a missing bucket is not a missing record");
+    assert!(is_missing_bucket(&e), "get_json: {e}");
+}
+
+#[tokio::test]
+async fn a_missing_key_is_not_found() {
+    let garage = Garage::start();
+    let store = garage.store();
+    let key = "takes/none/records/probe.json";
+    let e = store.get_bytes(key).await.expect_err("get");
+    assert!(
+        matches!(e, StorageError::NotFound { ref key, .. } if key == "takes/none/records/probe.json"),
+        "{e}"
+    );
+    assert!(!e.is_transient());
+    let e = store.get_range(key, 0, 10).await.expect_err("range");
+    assert!(matches!(e, StorageError::NotFound { .. }), "{e}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let e = store
+        .download_to(key, &dir.path().join("x"))
+        .await
+        .expect_err("download");
+    assert!(matches!(e, StorageError::NotFound { .. }), "{e}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("ls").count(),
+        0,
+        "nothing written"
+    );
+    assert_eq!(store.head(key).await.expect("head"), None);
+    store.delete(key).await.expect("deleting nothing is fine");
+}
+
+#[tokio::test]
+async fn a_read_only_key_can_read_but_cannot_write() {
+    let garage = Garage::start();
+    let writer = garage.store();
+    let key = "physics-101/01-mechanics/01-kinematics/take-01.mov";
+    writer
+        .put_bytes(key, b"raw take".to_vec(), "video/quicktime")
+        .await
+        .expect("put with the read-write key");
+
+    let (id, secret) = garage.read_only_key();
+    let reader = S3Store::new(&S3Config {
+        access_key_id: id,
+        secret_access_key: secret,
+        ..garage.config()
+    })
+    .expect("store");
+    assert_eq!(
+        reader.get_bytes(key).await.expect("read"),
+        b"raw take".to_vec()
+    );
+    let denied = |e: &StorageError, what: &str| {
+        assert!(
+            matches!(e, StorageError::AccessDenied { bucket, .. } if *bucket == garage.bucket),
+            "{what}: {e}"
+        );
+        assert!(!e.is_transient(), "{what}: permanent");
+    };
+    let e = reader
+        .put_bytes(key, b"overwritten".to_vec(), "video/quicktime")
+        .await
+        .expect_err("put");
+    denied(&e, "put_bytes");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("take.mov");
+    write_test_file(&source, 20 * MIB);
+    let e = reader
+        .put_file("physics-101/x.mov", &source, "video/quicktime")
+        .await
+        .expect_err("multipart");
+    denied(&e, "put_file (multipart)");
+    let e = reader.delete(key).await.expect_err("delete");
+    denied(&e, "delete");
+    assert_eq!(
+        writer.get_bytes(key).await.expect("read"),
+        b"raw take".to_vec(),
+        "the raw take is untouched"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_access_denied() {
+    let garage = Garage::start();
+    let store = S3Store::new(&S3Config {
+        secret_access_key: "not-the-secret-at-all".into(),
+        ..garage.config()
+    })
+    .expect("store");
+    let e = store.get_bytes("a.json").await.expect_err("get");
+    assert!(matches!(e, StorageError::AccessDenied { .. }), "{e}");
+}
+
+#[tokio::test]
+async fn an_https_endpoint_is_spoken_to_in_tls() {
+    // Garage here serves plain HTTP, so the handshake must fail — which
+    // proves the client has a TLS stack for AWS and other HTTPS stores,
+    // without reaching beyond this machine.
+    let garage = Garage::start();
+    let store = S3Store::new(&S3Config {
+        endpoint: Some(format!("https://127.0.0.1:{}", garage.s3_port)),
+        ..garage.config()
+    })
+    .expect("store");
+    let e = store.get_bytes("a.json").await.expect_err("no TLS server");
+    eprintln!("{e}");
+    assert!(e.is_transient(), "{e:?}");
+    let text = e.to_string().to_lowercase();
+    assert!(
+        // rustls's words for a peer that answered without TLS.
+        text.contains("corrupt message of type invalidcontenttype"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_stopped_store_is_a_transient_error() {
+    let mut garage = Garage::start();
+    let store = garage.store();
+    let key = "takes/abc/records/probe.json";
+    store
+        .put_bytes(key, b"{}".to_vec(), "application/json")
+        .await
+        .expect("put");
+    garage.stop();
+
+    let started = Instant::now();
+    let e = store.get_bytes(key).await.expect_err("get");
+    eprintln!("gave up after {:?}: {e}", started.elapsed());
+    assert!(e.is_transient(), "{e:?}");
+    assert!(matches!(e, StorageError::Transient { .. }), "{e:?}");
+    let e = store
+        .put_bytes(key, b"{}".to_vec(), "application/json")
+        .await
+        .expect_err("put");
+    assert!(e.is_transient(), "{e:?}");
+    let e = store.head(key).await.expect_err("head");
+    assert!(e.is_transient(), "{e:?}");
+}
+
+#[tokio::test]
+async fn a_cancelled_multipart_upload_is_aborted() {
+    let garage = Garage::start();
+    let store = garage.store();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("take.mp4");
+    write_test_file(&source, 40 * MIB);
+    let key = "takes/abc/renditions/cancelled.mp4";
+
+    let upload = tokio::spawn({
+        let (store, source) = (store.clone(), source.clone());
+        async move { store.put_file(key, &source, "video/mp4").await }
+    });
+    // Cancel as soon as the upload exists (as a worker shutting down would).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pending_uploads(&store).await == 0 {
+        assert!(!upload.is_finished(), "the upload ended before it was seen");
+        assert!(Instant::now() < deadline, "no multipart upload appeared");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    upload.abort();
+    assert!(upload.await.expect_err("cancelled").is_cancelled());
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pending_uploads(&store).await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the cancelled upload was not aborted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(store.head(key).await.expect("head"), None);
+}
+
+#[tokio::test]
+async fn a_failed_multipart_upload_is_aborted_before_the_error_returns() {
+    let garage = Garage::start();
+    let store = garage.store();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("take.mp4");
+    // Seven parts: more than are sent at once, so later parts start after
+    // the file has been cut short and fail.
+    write_test_file(&source, 100 * MIB);
+    let key = "takes/abc/renditions/failed.mp4";
+
+    let upload = tokio::spawn({
+        let (store, source) = (store.clone(), source.clone());
+        async move { store.put_file(key, &source, "video/mp4").await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pending_uploads(&store).await == 0 {
+        assert!(!upload.is_finished(), "the upload ended before it was seen");
+        assert!(Instant::now() < deadline, "no multipart upload appeared");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The source shrinks under the upload (a file still being written, a
+    // disk going away): the parts that read it now fail.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&source)
+        .and_then(|f| f.set_len(0))
+        .expect("truncate");
+    let err = upload
+        .await
+        .expect("the task ran")
+        .expect_err("the upload fails");
+    eprintln!("failed with: {err}");
+    assert_eq!(
+        pending_uploads(&store).await,
+        0,
+        "the upload was aborted before put_file returned"
+    );
+    assert_eq!(store.head(key).await.expect("head"), None);
+}
+
+/// A GET with nothing but a socket, as a browser following the link would
+/// (no SDK, no signing): status, lower-cased headers, body.
+fn http_get(url: &str) -> (u16, String, Vec<u8>) {
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let slash = rest.find('/').expect("a path");
+    let (host, path) = rest.split_at(slash);
+    let mut stream = std::net::TcpStream::connect(host).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("receive");
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
+    let head = String::from_utf8_lossy(&response[..split]).to_lowercase();
+    let body = response[split + 4..].to_vec();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunk(&body)
+    } else {
+        body
+    };
+    (status, head, body)
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size");
+        let size_text = String::from_utf8_lossy(&body[..line_end]).to_string();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("0").trim(), 16)
+            .expect("hex chunk size");
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[..size]);
+        body = &body[size + 2..];
+    }
+}
