@@ -69,3 +69,21 @@ pub(crate) fn played_fraction(
     let p = pipeline.query_position::<gst::ClockTime>()?;
     (!d.is_zero()).then(|| (p.nseconds() as f64 / d.nseconds() as f64).clamp(0.0, 1.0))
 }
+
+/// Links `pad` to a new fakesink in `pipeline`: a stream nobody wants still
+/// has to flow, or its demuxer would stall the others.
+pub(crate) fn discard(pipeline: &gst::Pipeline, pad: &gst::Pad) {
+    let Ok(sink) = gst::ElementFactory::make("fakesink")
+        .property("sync", false)
+        .property("async", false)
+        .build()
+    else {
+        return;
+    };
+    if pipeline.add(&sink).is_ok() {
+        if let Some(sinkpad) = sink.static_pad("sink") {
+            let _ = pad.link(&sinkpad);
+        }
+        let _ = sink.sync_state_with_parent();
+    }
+}

@@ -113,18 +113,7 @@ impl SpeechAudio {
             let Some(pipeline) = weak.upgrade() else {
                 return;
             };
-            if let Ok(sink) = gst::ElementFactory::make("fakesink")
-                .property("sync", false)
-                .property("async", false)
-                .build()
-            {
-                if pipeline.add(&sink).is_ok() {
-                    if let Some(sinkpad) = sink.static_pad("sink") {
-                        let _ = pad.link(&sinkpad);
-                    }
-                    let _ = sink.sync_state_with_parent();
-                }
-            }
+            crate::pipeline::discard(&pipeline, pad);
         });
         let done = pads_done.clone();
         decode.connect_no_more_pads(move |_| done.store(true, Ordering::SeqCst));

@@ -411,18 +411,7 @@ pub fn transcode(
             let _ = pad.link(target);
             return;
         }
-        if let Ok(sink) = gst::ElementFactory::make("fakesink")
-            .property("sync", false)
-            .property("async", false)
-            .build()
-        {
-            if pipeline.add(&sink).is_ok() {
-                if let Some(sinkpad) = sink.static_pad("sink") {
-                    let _ = pad.link(&sinkpad);
-                }
-                let _ = sink.sync_state_with_parent();
-            }
-        }
+        crate::pipeline::discard(&pipeline, pad);
     });
 
     pipeline

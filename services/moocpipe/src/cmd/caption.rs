@@ -50,14 +50,7 @@ pub fn run(args: CaptionArgs, mut config: CaptionConfig) -> anyhow::Result<ExitC
     let mut stdout = std::io::stdout().lock();
     for path in &args.files {
         let file = path.display().to_string();
-        let mut last = -1i64;
-        let mut progress = |f: f64| {
-            let percent = (f * 100.0) as i64;
-            if show_progress && percent != last {
-                last = percent;
-                eprint!("\r\x1b[2Kcaptioning {file}: {percent:>3}%");
-            }
-        };
+        let mut progress = super::percent_progress("captioning", file.clone(), show_progress);
         let result = moocpipe_caption::run(
             &file,
             path,
@@ -66,9 +59,7 @@ pub fn run(args: CaptionArgs, mut config: CaptionConfig) -> anyhow::Result<ExitC
             &cancel,
             &mut progress,
         );
-        if show_progress {
-            eprint!("\r\x1b[2K");
-        }
+        super::clear_line(show_progress);
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

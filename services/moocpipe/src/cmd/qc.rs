@@ -32,18 +32,9 @@ pub fn run(args: QcArgs, config_file: Option<&Path>) -> anyhow::Result<ExitCode>
     let mut stdout = std::io::stdout().lock();
     for path in &args.files {
         let file = path.display().to_string();
-        let mut last = -1i64;
-        let mut progress = |f: f64| {
-            let percent = (f * 100.0) as i64;
-            if show_progress && percent != last {
-                last = percent;
-                eprint!("\r\x1b[2Kmeasuring {file}: {percent:>3}%");
-            }
-        };
+        let mut progress = super::percent_progress("measuring", file.clone(), show_progress);
         let result = moocpipe_probe::qc::run(&file, path, &config, &cancel, &mut progress);
-        if show_progress {
-            eprint!("\r\x1b[2K");
-        }
+        super::clear_line(show_progress);
         match result {
             Ok(record) if args.json => writeln!(stdout, "{}", serde_json::to_string(&record)?)?,
             Ok(record) => write!(stdout, "{}", render(&record))?,
