@@ -275,12 +275,15 @@ fn weak_model_warning(model: &LoadedModel, language: &str) -> Option<CaptionWarn
 }
 
 fn load_model(config: &CaptionConfig, language: &str) -> Result<LoadedModel, CaptionError> {
-    let (path, label) = match &config.model {
+    // A named model's digest is the pinned one `cached` checked; only a
+    // file of the user's own is hashed (once per take).
+    let (path, label, known_sha256) = match &config.model {
         ModelChoice::File(p) => (
             p.clone(),
             p.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| p.display().to_string()),
+            None,
         ),
         ModelChoice::Named(name) => {
             let path = moocpipe_models::cached(*name, &config.models_dir).ok_or_else(|| {
@@ -289,7 +292,7 @@ fn load_model(config: &CaptionConfig, language: &str) -> Result<LoadedModel, Cap
                     config.models_dir.display()
                 ))
             })?;
-            (path, name.as_str().to_string())
+            (path, name.as_str().to_string(), Some(name.sha256()))
         }
     };
     if !path.is_file() {
@@ -298,8 +301,12 @@ fn load_model(config: &CaptionConfig, language: &str) -> Result<LoadedModel, Cap
             path.display()
         )));
     }
-    let sha256 =
-        moocpipe_models::sha256_of(&path).map_err(|e| CaptionError::Model(e.to_string()))?;
+    let sha256 = match known_sha256 {
+        Some(digest) => digest.to_string(),
+        None => {
+            moocpipe_models::sha256_of(&path).map_err(|e| CaptionError::Model(e.to_string()))?
+        }
+    };
     let recogniser = whisper::Recogniser::load(&path, config.beam_size, config.threads)
         .map_err(|e| CaptionError::Model(e.to_string()))?;
     if !recogniser.multilingual() && language != "en" {

@@ -4,7 +4,7 @@
 //! each chunk is dropped once the sink has seen it.
 
 use crate::error::MediaError;
-use crate::pipeline::{check_cancel, played_fraction, wait_for_eos, PipelineGuard};
+use crate::pipeline::{check_cancel, played_fraction, wait_for_eos};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
@@ -45,25 +45,11 @@ pub fn analyse(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Analysed, MediaError> {
-    crate::measure::preflight(file, path)?;
-    crate::init()?;
+    let (pipeline, guard, decode) = crate::pipeline::open_decode(file, path)?;
     let internal = |m: String| MediaError::Internal {
         file: file.to_string(),
         message: m,
     };
-    let pipeline = gst::Pipeline::new();
-    let guard = PipelineGuard(pipeline.clone());
-    let src = gst::ElementFactory::make("filesrc")
-        .property("location", path.to_string_lossy().as_ref())
-        .build()
-        .map_err(|e| internal(e.to_string()))?;
-    let decode = gst::ElementFactory::make("decodebin")
-        .build()
-        .map_err(|e| internal(e.to_string()))?;
-    pipeline
-        .add_many([&src, &decode])
-        .map_err(|e| internal(e.to_string()))?;
-    src.link(&decode).map_err(|e| internal(e.to_string()))?;
 
     let found = Arc::new(Mutex::new(Analysed::default()));
     let weak = pipeline.downgrade();

@@ -87,3 +87,32 @@ pub(crate) fn discard(pipeline: &gst::Pipeline, pad: &gst::Pad) {
         let _ = sink.sync_state_with_parent();
     }
 }
+
+/// A new pipeline `filesrc ! decodebin` over `path`, after the preflight
+/// checks, with its guard: the start of every decode of a take (analysis,
+/// speech). The caller links decodebin's pads.
+pub(crate) fn open_decode(
+    file: &str,
+    path: &std::path::Path,
+) -> Result<(gst::Pipeline, PipelineGuard, gst::Element), MediaError> {
+    crate::measure::preflight(file, path)?;
+    crate::init()?;
+    let internal = |m: String| MediaError::Internal {
+        file: file.to_string(),
+        message: m,
+    };
+    let pipeline = gst::Pipeline::new();
+    let guard = PipelineGuard(pipeline.clone());
+    let src = gst::ElementFactory::make("filesrc")
+        .property("location", path.to_string_lossy().as_ref())
+        .build()
+        .map_err(|e| internal(e.to_string()))?;
+    let decode = gst::ElementFactory::make("decodebin")
+        .build()
+        .map_err(|e| internal(e.to_string()))?;
+    pipeline
+        .add_many([&src, &decode])
+        .map_err(|e| internal(e.to_string()))?;
+    src.link(&decode).map_err(|e| internal(e.to_string()))?;
+    Ok((pipeline, guard, decode))
+}

@@ -35,21 +35,11 @@ pub struct SpeechAudio {
 impl SpeechAudio {
     /// Opens `path` and starts decoding its audio.
     pub fn open(file: &str, path: &Path) -> Result<Self, MediaError> {
-        crate::measure::preflight(file, path)?;
-        crate::init()?;
+        let (pipeline, guard, decode) = crate::pipeline::open_decode(file, path)?;
         let internal = |m: String| MediaError::Internal {
             file: file.to_string(),
             message: m,
         };
-        let pipeline = gst::Pipeline::new();
-        let guard = PipelineGuard(pipeline.clone());
-        let src = gst::ElementFactory::make("filesrc")
-            .property("location", path.to_string_lossy().as_ref())
-            .build()
-            .map_err(|e| internal(e.to_string()))?;
-        let decode = gst::ElementFactory::make("decodebin")
-            .build()
-            .map_err(|e| internal(e.to_string()))?;
         let convert = gst::ElementFactory::make("audioconvert")
             .build()
             .map_err(|e| internal(e.to_string()))?;
@@ -68,9 +58,8 @@ impl SpeechAudio {
             .max_buffers(8)
             .build();
         pipeline
-            .add_many([&src, &decode, &convert, &resample, appsink.upcast_ref()])
+            .add_many([&convert, &resample, appsink.upcast_ref()])
             .map_err(|e| internal(e.to_string()))?;
-        src.link(&decode).map_err(|e| internal(e.to_string()))?;
         gst::Element::link_many([&convert, &resample, appsink.upcast_ref()])
             .map_err(|e| internal(e.to_string()))?;
 

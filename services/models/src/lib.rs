@@ -51,6 +51,12 @@ impl ModelName {
         }
     }
 
+    /// SHA-256 of the converted ggml file: what [`cached`] has checked the
+    /// installed file against, so callers need not hash 150 MB again.
+    pub fn sha256(&self) -> &'static str {
+        self.source().ggml_sha256
+    }
+
     /// Whether the model transcribes other languages than English.
     pub fn multilingual(&self) -> bool {
         match self {
