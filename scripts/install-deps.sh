@@ -3,7 +3,8 @@
 # with its dev headers and plugins, and the tools used as test oracles and
 # benchmark baselines (ffmpeg/ffprobe, mediainfo); cmake, which builds the
 # whisper.cpp that captions use; espeak-ng, which speaks the caption tests'
-# known text. Idempotent: installs only
+# known text; curl, the plain HTTP client the distributed tests download
+# the authors' links with. Idempotent: installs only
 # what is missing, and does nothing when everything is there.
 set -euo pipefail
 
@@ -22,6 +23,7 @@ PACKAGES=(
   mediainfo
   cmake
   espeak-ng
+  curl
 )
 
 missing=()

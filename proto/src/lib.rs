@@ -4,6 +4,7 @@
 //! fails when they drift apart.
 
 pub mod caption;
+pub mod job;
 pub mod probe;
 pub mod qc;
 pub mod report;
@@ -15,6 +16,9 @@ pub mod transcode;
 pub use caption::{
     CaptionRecord, CaptionSource, CaptionWarning, CaptionWarningKind, CueStyleLimits, StyleRule,
     StyleViolation,
+};
+pub use job::{
+    ingest_key_id, IngestJob, IngestVia, NoticeRecord, PublishedLink, PublishedRecord, TakeJob,
 };
 pub use probe::{
     AudioFacts, ErrorKind, Fraction, Interlacing, ProbeError, ProbeRecord, StreamCounts,

@@ -25,6 +25,15 @@ pub fn all() -> Vec<(&'static str, String)> {
             pretty(schema_for!(crate::CaptionRecord)),
         ),
         (
+            "ingest-job.schema.json",
+            pretty(schema_for!(crate::IngestJob)),
+        ),
+        ("take-job.schema.json", pretty(schema_for!(crate::TakeJob))),
+        (
+            "published-record.schema.json",
+            pretty(schema_for!(crate::PublishedRecord)),
+        ),
+        (
             "qc-record.schema.json",
             pretty(schema_for!(crate::QcRecord)),
         ),

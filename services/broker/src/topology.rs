@@ -13,6 +13,7 @@
 //! | `<p>.dead` | direct exchange, durable | | routes a dead letter to its stage's dead-letter queue |
 //! | `<p>.<stage>.dead` | quorum queue, durable, bound to `<p>.dead` with `<stage>` | | what an operator lists, replays or purges |
 //! | `<p>.events` | topic exchange, durable, keys `take.<stage>.<outcome>` | `alternate-exchange=<p>.events.unrouted` | tells the report worker and the API what happened |
+//! | binding `<p>.report` ← `<p>.events` | keys `take.probe.failed`, `take.transcode.failed`, `take.caption.failed` | | a take whose stage was dead-lettered still gets its report and its author notice |
 //! | `<p>.events.unrouted` | fanout exchange + classic queue of that name, durable | queue: `x-max-length=10000`, `x-overflow=drop-head`, `x-message-ttl=86400000` | every publish is `mandatory`; an event nobody subscribed to yet is parked here (bounded, a day) instead of coming back as an unroutable error |
 //!
 //! [`declare`] declares all of it; redeclaring with the same arguments is a
@@ -368,6 +369,18 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), Broke
                 )
                 .await?;
         }
+    }
+    let report = topology.stage_queue(Stage::Report);
+    for stage in [Stage::Probe, Stage::Transcode, Stage::Caption] {
+        channel
+            .queue_bind(
+                &report,
+                &events,
+                &Topology::event_routing_key(stage, crate::worker::EVENT_FAILED),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
     }
     Ok(())
 }

@@ -88,6 +88,11 @@ pub struct WorkerOptions<L> {
     /// sweeper.
     pub handoff_timeout: Duration,
     pub metrics: Arc<dyn WorkerMetrics>,
+    /// What to do with a job whose lease another worker holds: `false`
+    /// drops it as a duplicate (a second copy of the same work); `true`
+    /// sends it through the first delay queue to run after the holder —
+    /// for stages whose jobs for one take are distinct triggers (report).
+    pub defer_busy: bool,
 }
 
 impl<L: LeaseStore> WorkerOptions<L> {
@@ -104,6 +109,7 @@ impl<L: LeaseStore> WorkerOptions<L> {
             shutdown_grace: Duration::from_secs(30),
             handoff_timeout: Duration::from_secs(60),
             metrics: Arc::new(NoMetrics),
+            defer_busy: stage == Stage::Report,
         }
     }
 
@@ -548,6 +554,24 @@ async fn accept<H: Handler, L: LeaseStore>(
             let job = run_job(Arc::clone(shared), lease, permit, state.give_up.clone());
             state.jobs.spawn(job);
             acked?;
+        }
+        Ok(Acquire::Busy { expires_at, .. }) if shared.options.defer_busy => {
+            let delay = shared
+                .topology()
+                .retry_delays()
+                .first()
+                .copied()
+                .unwrap_or(Duration::from_secs(1));
+            info!(take_id = %lease.key.take_id, ?expires_at, ?delay, "another worker holds this take; deferred");
+            publisher
+                .publish(
+                    &shared.topology().retry_exchange(),
+                    &Topology::delay_routing_key(stage, delay),
+                    lease.headers.to_table(),
+                    &lease.body,
+                )
+                .await?;
+            delivery.ack(BasicAckOptions::default()).await?;
         }
         Ok(Acquire::Busy { expires_at, .. }) => {
             info!(take_id = %lease.key.take_id, ?expires_at, "duplicate of a job another worker holds; dropped");

@@ -34,6 +34,14 @@ pub enum Command {
     Models(cmd::models::ModelsArgs),
     /// Show the configuration in force (`show`) or which file it comes from (`path`).
     Config(cmd::config::ConfigArgs),
+    /// Distributed mode: run one stage's worker (probe, transcode, caption, report) over RabbitMQ and S3.
+    Worker(cmd::distributed::WorkerArgs),
+    /// Distributed mode: find new raw takes (scan, S3 events, submitted jobs) and send them down the pipeline.
+    Ingest(cmd::distributed::IngestArgs),
+    /// Distributed mode: ingest raw takes by name (s3://bucket/key).
+    Submit(cmd::distributed::SubmitArgs),
+    /// Distributed mode: list, replay or purge a stage's dead-letter queue.
+    Dlq(cmd::distributed::DlqArgs),
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -48,5 +56,9 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Models(args) => cmd::models::run(args),
         Command::Config(args) => cmd::config::run(args, cli.config.as_deref()),
+        Command::Worker(args) => cmd::distributed::worker(args, cli.config.as_deref()),
+        Command::Ingest(args) => cmd::distributed::ingest(args, cli.config.as_deref()),
+        Command::Submit(args) => cmd::distributed::submit(args),
+        Command::Dlq(args) => cmd::distributed::dlq(args),
     }
 }

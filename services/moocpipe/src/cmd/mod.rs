@@ -3,6 +3,7 @@
 pub mod caption;
 pub mod check;
 pub mod config;
+pub mod distributed;
 pub mod models;
 pub mod process;
 pub mod qc;

@@ -56,22 +56,8 @@ root_domain = ".s3.garage.localhost"
             rpc_secret = random_hex(32),
         );
         std::fs::write(dir.path().join("garage.toml"), config).expect("write garage.toml");
-        let log = std::fs::File::create(dir.path().join("garage.log")).expect("log file");
-        let child = Command::new(&bin)
-            .arg("-c")
-            .arg(dir.path().join("garage.toml"))
-            .args(["server", "--single-node", "--default-bucket"])
-            .env("GARAGE_DEFAULT_ACCESS_KEY", &access_key_id)
-            .env("GARAGE_DEFAULT_SECRET_KEY", &secret_access_key)
-            .env("GARAGE_DEFAULT_BUCKET", &bucket)
-            .env("RUST_LOG", "garage=warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
         let mut garage = Garage {
-            child: Some(child),
+            child: None,
             dir,
             bin,
             s3_port,
@@ -79,8 +65,33 @@ root_domain = ".s3.garage.localhost"
             access_key_id,
             secret_access_key,
         };
-        garage.wait_for_port();
+        garage.spawn();
         garage
+    }
+
+    /// Runs the node on this folder's config and data, and waits until its
+    /// S3 port answers.
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("garage.log"))
+            .expect("log file");
+        let child = Command::new(&self.bin)
+            .arg("-c")
+            .arg(self.dir.path().join("garage.toml"))
+            .args(["server", "--single-node", "--default-bucket"])
+            .env("GARAGE_DEFAULT_ACCESS_KEY", &self.access_key_id)
+            .env("GARAGE_DEFAULT_SECRET_KEY", &self.secret_access_key)
+            .env("GARAGE_DEFAULT_BUCKET", &self.bucket)
+            .env("RUST_LOG", "garage=warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
+        self.child = Some(child);
+        self.wait_for_port();
     }
 
     fn wait_for_port(&mut self) {
@@ -155,6 +166,14 @@ root_domain = ".s3.garage.localhost"
         self.admin(&["key", "import", "--yes", "-n", "read-only", &id, &secret]);
         self.admin(&["bucket", "allow", "--read", "--key", &id, &self.bucket]);
         (id, secret)
+    }
+
+    /// Starts the node again after [`Garage::stop`], on the same ports and
+    /// data: a store that comes back after an outage.
+    #[allow(dead_code)] // used by the distributed tests, not the storage ones
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
     }
 
     /// Kills the node and waits for it: from here on its port refuses

@@ -1,0 +1,357 @@
+//! The distributed mode's subcommands: `worker <stage>`, `ingest`, `submit`
+//! and `dlq`. Each builds a tokio runtime, reads the S3 and RabbitMQ
+//! settings from flags and the environment, and hands over to
+//! `moocpipe-worker` / `moocpipe-broker`.
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+use moocpipe_broker::{topology, AmqpConfig, Stage, Topology, DEFAULT_AMQP_URL};
+use moocpipe_worker::config::raw_config;
+use moocpipe_worker::run::{IngestOptions, RunOptions};
+use moocpipe_worker::{Settings, Stores};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Where RabbitMQ is and which pipeline on it.
+#[derive(Debug, Clone, Args)]
+pub struct BrokerArgs {
+    /// RabbitMQ to connect to.
+    #[arg(long, env = "MOOCPIPE_AMQP_URL", default_value = DEFAULT_AMQP_URL, value_name = "URL")]
+    pub amqp_url: String,
+    /// Prefix of every exchange and queue name (several pipelines can share
+    /// one broker).
+    #[arg(long, env = "MOOCPIPE_QUEUE_PREFIX", default_value = moocpipe_broker::topology::DEFAULT_PREFIX)]
+    pub queue_prefix: String,
+}
+
+impl BrokerArgs {
+    fn amqp(&self, role: &str) -> AmqpConfig {
+        AmqpConfig::new(self.amqp_url.clone())
+            .with_connection_name(format!("moocpipe {role} ({})", std::process::id()))
+    }
+
+    fn topology(&self) -> Topology {
+        Topology::new(self.queue_prefix.clone())
+    }
+}
+
+/// How a worker process runs.
+#[derive(Debug, Clone, Args)]
+pub struct ProcessArgs {
+    /// Serve /metrics and /healthz here (e.g. 0.0.0.0:9464).
+    #[arg(long, env = "MOOCPIPE_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Jobs run at once [default: 1 for transcode and caption, 4 otherwise].
+    #[arg(long, value_name = "N")]
+    pub prefetch: Option<u16>,
+    /// A job's lease lives this long without renewal (renewed every third).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub lease_secs: u64,
+    /// On SIGTERM, running jobs get this long to finish before they are
+    /// handed back to the queue.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkerStage {
+    Probe,
+    Transcode,
+    Caption,
+    Report,
+}
+
+impl From<WorkerStage> for Stage {
+    fn from(stage: WorkerStage) -> Stage {
+        match stage {
+            WorkerStage::Probe => Stage::Probe,
+            WorkerStage::Transcode => Stage::Transcode,
+            WorkerStage::Caption => Stage::Caption,
+            WorkerStage::Report => Stage::Report,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The stage whose queue this worker consumes.
+    pub stage: WorkerStage,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+    #[command(flatten)]
+    pub process: ProcessArgs,
+    /// Probe: send no caption jobs; report: expect no captions.
+    #[arg(long)]
+    pub no_captions: bool,
+    /// Transcode: skip the quality measurements.
+    #[arg(long)]
+    pub no_qc: bool,
+    /// Probe: transcode takes that fail the raw-footage spec too.
+    #[arg(long)]
+    pub allow_noncompliant: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+    #[command(flatten)]
+    pub process: ProcessArgs,
+    /// Scan the raw bucket for new takes this often; 0 turns the scan off.
+    #[arg(
+        long,
+        env = "MOOCPIPE_SCAN_INTERVAL_SECS",
+        default_value_t = 60,
+        value_name = "SECONDS"
+    )]
+    pub scan_interval_secs: u64,
+    /// Also consume S3 event notifications (AWS/MinIO JSON) from this queue.
+    #[arg(long, env = "MOOCPIPE_S3_EVENTS_QUEUE", value_name = "QUEUE")]
+    pub events_queue: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Raw takes to ingest, as s3://bucket/key.
+    #[arg(required = true, value_name = "S3_URI")]
+    pub objects: Vec<String>,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DlqArgs {
+    #[command(subcommand)]
+    pub action: DlqAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqAction {
+    /// Show a stage's dead letters (take, kind, attempts, reason), oldest first.
+    List(DlqStage),
+    /// Send a stage's dead letters back to its queue, attempt count reset.
+    Replay(DlqStage),
+    /// Delete a stage's dead letters.
+    Purge(DlqStage),
+}
+
+#[derive(Debug, Args)]
+pub struct DlqStage {
+    /// ingest, probe, transcode, caption or report.
+    pub stage: String,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// SIGTERM or Ctrl-C fires the token; a second one exits at once.
+fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let fired = token.clone();
+    tokio::spawn(async move {
+        let mut seen = 0;
+        loop {
+            wait_for_signal().await;
+            seen += 1;
+            if seen > 1 {
+                std::process::exit(130);
+            }
+            eprintln!("moocpipe: stopping: running jobs finish or go back to the queue (signal again to quit at once)");
+            fired.cancel();
+        }
+    });
+    token
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn run_options(broker: &BrokerArgs, process: &ProcessArgs, role: &str) -> RunOptions {
+    RunOptions {
+        amqp: broker.amqp(role),
+        topology: broker.topology(),
+        metrics_addr: process.metrics_addr,
+        prefetch: process.prefetch,
+        lease_ttl: Duration::from_secs(process.lease_secs.max(1)),
+        shutdown_grace: Duration::from_secs(process.shutdown_grace_secs),
+    }
+}
+
+/// Stage settings: the configuration file's, then the flags.
+fn settings(config_file: Option<&std::path::Path>) -> anyhow::Result<Settings> {
+    let (config, _) = crate::config::load(config_file)?;
+    let mut settings = Settings::from_lookup(env)?;
+    settings.probe.timeout = Duration::from_secs(config.probe.timeout_seconds);
+    settings.caption = Some(config.caption_config());
+    settings.qc = Some(config.qc.clone());
+    settings.transcode = config.transcode;
+    Ok(settings)
+}
+
+pub fn worker(args: WorkerArgs, config_file: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let stores = Stores::from_lookup(env)?;
+    let mut settings = settings(config_file)?;
+    if args.no_captions {
+        settings.caption = None;
+    }
+    if args.no_qc {
+        settings.qc = None;
+    }
+    settings.allow_noncompliant = args.allow_noncompliant;
+    let stage = Stage::from(args.stage);
+    let run = run_options(&args.broker, &args.process, stage.as_str());
+    runtime()?.block_on(async move {
+        let shutdown = shutdown_on_signals();
+        Box::pin(moocpipe_worker::run::run_stage(
+            stage, stores, settings, run, shutdown,
+        ))
+        .await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn ingest(args: IngestArgs, config_file: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let stores = Stores::from_lookup(env)?;
+    let settings = settings(config_file)?;
+    let run = run_options(&args.broker, &args.process, "ingest");
+    let ingest = IngestOptions {
+        scan_interval: (args.scan_interval_secs > 0)
+            .then(|| Duration::from_secs(args.scan_interval_secs)),
+        events_queue: args.events_queue,
+    };
+    runtime()?.block_on(async move {
+        let shutdown = shutdown_on_signals();
+        Box::pin(moocpipe_worker::run::run_ingest(
+            stores, settings, run, ingest, shutdown,
+        ))
+        .await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `s3://bucket/key` → (bucket, key).
+fn parse_s3_uri(uri: &str) -> anyhow::Result<(&str, &str)> {
+    let rest = uri
+        .strip_prefix("s3://")
+        .with_context(|| format!("{uri}: expected s3://bucket/key"))?;
+    match rest.split_once('/') {
+        Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok((bucket, key)),
+        _ => anyhow::bail!("{uri}: expected s3://bucket/key"),
+    }
+}
+
+pub fn submit(args: SubmitArgs) -> anyhow::Result<ExitCode> {
+    let raw = moocpipe_storage::S3Store::new(&raw_config(&env)?)?;
+    let run = RunOptions {
+        amqp: args.broker.amqp("submit"),
+        topology: args.broker.topology(),
+        metrics_addr: None,
+        prefetch: None,
+        lease_ttl: Duration::from_secs(60),
+        shutdown_grace: Duration::ZERO,
+    };
+    let mut failed = false;
+    runtime()?.block_on(async {
+        for uri in &args.objects {
+            let result = match parse_s3_uri(uri) {
+                Ok((bucket, key)) => moocpipe_worker::run::submit(&run, &raw, bucket, key)
+                    .await
+                    .map_err(anyhow::Error::from),
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(take_id) => println!("{uri}: submitted (take {take_id})"),
+                Err(e) => {
+                    eprintln!("moocpipe: {e:#}");
+                    failed = true;
+                }
+            }
+        }
+    });
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn dlq(args: DlqArgs) -> anyhow::Result<ExitCode> {
+    let (action, target) = match &args.action {
+        DlqAction::List(t) => ("list", t),
+        DlqAction::Replay(t) => ("replay", t),
+        DlqAction::Purge(t) => ("purge", t),
+    };
+    let stage: Stage = target.stage.parse().map_err(|e| {
+        anyhow::anyhow!("{e} (expected ingest, probe, transcode, caption or report)")
+    })?;
+    let amqp = target.broker.amqp("dlq");
+    let topology = target.broker.topology();
+    runtime()?.block_on(async move {
+        let connection = amqp.connect().await?;
+        let publisher = moocpipe_broker::Publisher::open(&connection).await?;
+        topology::declare(publisher.channel(), &topology).await?;
+        match action {
+            "list" => {
+                let letters = moocpipe_broker::dlq::list(&connection, &topology, stage).await?;
+                if letters.is_empty() {
+                    println!("{}: no dead letters", topology.dead_queue(stage));
+                }
+                for letter in letters {
+                    println!(
+                        "{}\t{}\tattempts {}\t{}",
+                        letter.take_id.as_deref().unwrap_or("-"),
+                        letter.kind.map_or("broker", |k| k.as_str()),
+                        letter.attempts,
+                        letter.reason
+                    );
+                }
+            }
+            "replay" => {
+                let n = moocpipe_broker::dlq::replay(&connection, &topology, stage).await?;
+                println!(
+                    "{}: {n} sent back to {}",
+                    topology.dead_queue(stage),
+                    topology.stage_queue(stage)
+                );
+            }
+            _ => {
+                let n = moocpipe_broker::dlq::purge(&connection, &topology, stage).await?;
+                println!("{}: {n} deleted", topology.dead_queue(stage));
+            }
+        }
+        let _ = connection.close(200, "dlq done").await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

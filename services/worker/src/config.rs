@@ -1,0 +1,180 @@
+//! What a worker needs to know: its two buckets and the stages' settings.
+//!
+//! Environment (besides `MOOCPIPE_S3_*` for the media bucket, see
+//! `moocpipe-storage`):
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `MOOCPIPE_RAW_S3_BUCKET` | the studio's raw bucket (read only) | required |
+//! | `MOOCPIPE_RAW_S3_ACCESS_KEY_ID`, `MOOCPIPE_RAW_S3_SECRET_ACCESS_KEY` | a key that can only read it | the media bucket's key |
+//! | `MOOCPIPE_RAW_S3_ENDPOINT`, `MOOCPIPE_RAW_S3_REGION`, `MOOCPIPE_RAW_S3_PATH_STYLE` | when the raw bucket lives elsewhere | the media bucket's |
+//! | `MOOCPIPE_SCRATCH_DIR` | where sources are copied while a stage reads them | the system's temp folder |
+//! | `MOOCPIPE_SCRATCH_MAX_BYTES` | the largest source a worker copies | 68719476736 (64 GiB) |
+//! | `MOOCPIPE_LINK_EXPIRY_SECS` | lifetime of download links, at most 7 days | 604800 |
+
+use moocpipe_caption::CaptionConfig;
+use moocpipe_media::MeasureOptions;
+use moocpipe_notify::NotifyConfig;
+use moocpipe_qc::QcConfig;
+use moocpipe_report::CourseRules;
+use moocpipe_storage::{S3Config, S3Store, StorageError, MAX_PRESIGN_EXPIRY};
+use moocpipe_transcode::TranscodeConfig;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const ENV_RAW_BUCKET: &str = "MOOCPIPE_RAW_S3_BUCKET";
+pub const ENV_SCRATCH_DIR: &str = "MOOCPIPE_SCRATCH_DIR";
+pub const ENV_SCRATCH_MAX: &str = "MOOCPIPE_SCRATCH_MAX_BYTES";
+pub const ENV_LINK_EXPIRY: &str = "MOOCPIPE_LINK_EXPIRY_SECS";
+
+/// The largest source copied to scratch by default: above the 50 GB the
+/// studio's takes reach.
+pub const DEFAULT_SCRATCH_MAX: u64 = 64 * 1024 * 1024 * 1024;
+
+/// The two buckets: the studio's raw takes (read only) and the pipeline's
+/// media and records.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    pub raw: S3Store,
+    pub media: S3Store,
+}
+
+impl Stores {
+    /// Both from the environment (see the module docs).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Stores, StorageError> {
+        let media = S3Config::from_lookup(&lookup)?;
+        let raw = raw_config(&lookup)?;
+        Ok(Stores {
+            raw: S3Store::new(&raw)?,
+            media: S3Store::new(&media)?,
+        })
+    }
+}
+
+/// The raw bucket's settings: every `MOOCPIPE_S3_X` may be overridden by
+/// `MOOCPIPE_RAW_S3_X`; the bucket must be named.
+pub fn raw_config(lookup: &impl Fn(&str) -> Option<String>) -> Result<S3Config, StorageError> {
+    if lookup(ENV_RAW_BUCKET).is_none_or(|b| b.trim().is_empty()) {
+        return Err(StorageError::Config {
+            message: format!("{ENV_RAW_BUCKET} is not set (the studio's raw bucket)"),
+        });
+    }
+    S3Config::from_lookup(|name| {
+        let raw = name.replacen("MOOCPIPE_S3_", "MOOCPIPE_RAW_S3_", 1);
+        lookup(&raw)
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| lookup(name))
+    })
+}
+
+/// How the stages run in a worker.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Sources are copied below here while a stage reads them.
+    pub scratch_dir: PathBuf,
+    /// A larger source is refused (permanent error) rather than copied.
+    pub scratch_max_bytes: u64,
+    /// Lifetime of the download links in a take's notice.
+    pub link_expiry: Duration,
+    pub probe: MeasureOptions,
+    pub transcode: TranscodeConfig,
+    /// `None`: no quality measurements.
+    pub qc: Option<QcConfig>,
+    /// `None`: the probe stage sends no caption jobs.
+    pub caption: Option<CaptionConfig>,
+    /// Transcode takes that fail the raw-footage spec too.
+    pub allow_noncompliant: bool,
+    pub course_rules: CourseRules,
+    pub notify: NotifyConfig,
+}
+
+impl Settings {
+    /// Defaults for every stage, scratch and link settings from the
+    /// environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, StorageError> {
+        let number = |name: &str, default: u64| -> Result<u64, StorageError> {
+            match lookup(name).filter(|v| !v.trim().is_empty()) {
+                None => Ok(default),
+                Some(v) => v.trim().parse().map_err(|_| StorageError::Config {
+                    message: format!("{name}={v:?}: expected a whole number"),
+                }),
+            }
+        };
+        let link_expiry =
+            Duration::from_secs(number(ENV_LINK_EXPIRY, MAX_PRESIGN_EXPIRY.as_secs())?);
+        if link_expiry > MAX_PRESIGN_EXPIRY || link_expiry.is_zero() {
+            return Err(StorageError::Config {
+                message: format!(
+                    "{ENV_LINK_EXPIRY}={}: links live from 1 s to 7 days (604800 s)",
+                    link_expiry.as_secs()
+                ),
+            });
+        }
+        let notify = NotifyConfig::from_lookup(&lookup).map_err(|e| StorageError::Config {
+            message: e.to_string(),
+        })?;
+        Ok(Settings {
+            scratch_dir: lookup(ENV_SCRATCH_DIR)
+                .filter(|v| !v.trim().is_empty())
+                .map_or_else(std::env::temp_dir, PathBuf::from),
+            scratch_max_bytes: number(ENV_SCRATCH_MAX, DEFAULT_SCRATCH_MAX)?,
+            link_expiry,
+            probe: MeasureOptions::default(),
+            transcode: TranscodeConfig::default(),
+            qc: Some(QcConfig::default()),
+            caption: Some(CaptionConfig::default()),
+            allow_noncompliant: false,
+            course_rules: CourseRules::default(),
+            notify,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const MEDIA: [(&str, &str); 5] = [
+        ("MOOCPIPE_S3_ENDPOINT", "http://127.0.0.1:3900"),
+        ("MOOCPIPE_S3_REGION", "garage"),
+        ("MOOCPIPE_S3_BUCKET", "media"),
+        ("MOOCPIPE_S3_ACCESS_KEY_ID", "GKmedia"),
+        ("MOOCPIPE_S3_SECRET_ACCESS_KEY", "secret"),
+    ];
+
+    #[test]
+    fn the_raw_bucket_takes_its_own_key_and_falls_back_to_the_media_settings() {
+        let mut pairs = MEDIA.to_vec();
+        pairs.push(("MOOCPIPE_RAW_S3_BUCKET", "raw"));
+        pairs.push(("MOOCPIPE_RAW_S3_ACCESS_KEY_ID", "GKreadonly"));
+        let raw = raw_config(&env(&pairs)).expect("raw config");
+        assert_eq!(raw.bucket, "raw");
+        assert_eq!(raw.access_key_id, "GKreadonly");
+        assert_eq!(raw.secret_access_key, "secret");
+        assert_eq!(raw.endpoint.as_deref(), Some("http://127.0.0.1:3900"));
+        assert!(raw.path_style);
+    }
+
+    #[test]
+    fn a_missing_raw_bucket_or_a_link_expiry_past_seven_days_is_named() {
+        let error = raw_config(&env(&MEDIA)).unwrap_err().to_string();
+        assert!(error.contains(ENV_RAW_BUCKET), "{error}");
+        let error = Settings::from_lookup(env(&[(ENV_LINK_EXPIRY, "604801")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(ENV_LINK_EXPIRY), "{error}");
+        let error = Settings::from_lookup(env(&[(ENV_SCRATCH_MAX, "lots")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(ENV_SCRATCH_MAX), "{error}");
+    }
+}

@@ -1,0 +1,96 @@
+//! The distributed mode (DESIGN.md, issue 5): the same stage functions as
+//! `moocpipe process`, each behind its own queue, with media and records in
+//! S3-compatible storage.
+//!
+//! ```text
+//!  submit ─┐
+//!  scan ───┼─▶ ingest ─▶ probe ─┬─▶ transcode ─┐
+//!  S3 event┘   (dedup by        └─▶ caption ───┼─▶ report ─▶ links, one notice,
+//!              bucket+key+ETag)   spec failed ─┘             course report
+//!                                 take.*.failed events ──────┘
+//! ```
+//!
+//! Each stage's handler ([`stages`]) is wrapped by `moocpipe-broker`'s
+//! worker loop (leases, retries, dead letters, confirms); this crate adds
+//! what is particular to moocpipe:
+//!
+//! - every stage is **idempotent by record**: a stage whose record exists
+//!   for the take skips its work and sends its messages again, so a job
+//!   delivered twice costs a lookup, not a second encode;
+//! - a stage writes its outputs first and its record **last**, so a record
+//!   means "finished": a worker killed half-way leaves objects that no
+//!   record points to and that the next attempt overwrites with the same
+//!   bytes;
+//! - the raw bucket is only read, with its own credentials ([`Stores`]);
+//! - sources are copied to a bounded scratch folder ([`scratch`]) that is
+//!   removed on every path;
+//! - leases live in the media bucket ([`leases`]);
+//! - `/metrics` and `/healthz` ([`serve`]).
+
+pub mod config;
+pub mod events;
+pub mod ingest;
+pub mod leases;
+pub mod metrics;
+pub mod run;
+pub mod scratch;
+pub mod serve;
+pub mod stages;
+
+pub use config::{Settings, Stores};
+pub use leases::StoreLeases;
+
+use moocpipe_broker::JobError;
+use moocpipe_storage::StorageError;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// What every handler gets: the stores, the settings and the metrics.
+pub struct Context {
+    pub stores: Stores,
+    pub settings: Settings,
+    pub metrics: metrics::StageMetrics,
+}
+
+/// A storage failure as a job failure: network trouble and 5xx are retried,
+/// the rest (a missing bucket, denied access, a bad record) goes to the
+/// dead-letter queue with the store's own words.
+pub fn storage_error(error: StorageError) -> JobError {
+    if error.is_transient() {
+        JobError::Transient(error.to_string())
+    } else {
+        JobError::Permanent(error.to_string())
+    }
+}
+
+/// Sets a flag when dropped: a blocking stage (a GStreamer pipeline, a
+/// whisper.cpp run) watches it and stops when its job is given up.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs a blocking stage function on tokio's blocking pool. When `cancel`
+/// fires, or this future is dropped, the function's flag is set so it stops
+/// what it started; the result is then a transient error (the job goes back
+/// to the queue).
+pub async fn blocking<T, F>(cancel: &CancellationToken, work: F) -> Result<T, JobError>
+where
+    T: Send + 'static,
+    F: FnOnce(&AtomicBool) -> T + Send + 'static,
+{
+    let flag = Arc::new(AtomicBool::new(false));
+    let guard = CancelOnDrop(Arc::clone(&flag));
+    let inner = Arc::clone(&flag);
+    let task = tokio::task::spawn_blocking(move || work(&inner));
+    let result = tokio::select! {
+        joined = task => joined.map_err(|e| JobError::Transient(format!("the stage stopped unexpectedly: {e}"))),
+        () = cancel.cancelled() => Err(JobError::Transient("the job was given up (shutdown or lost lease)".into())),
+    };
+    drop(guard);
+    result
+}

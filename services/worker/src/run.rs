@@ -1,0 +1,348 @@
+//! Wiring for the binary: a stage's worker process, the ingest process
+//! (queue worker, scanner, S3-event consumer) and `submit`.
+
+use crate::ingest::{job_for, scan_once};
+use crate::metrics::StageMetrics;
+use crate::stages::{caption, probe, report, transcode};
+use crate::{events, serve, Context, Settings, StoreLeases, Stores};
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use moocpipe_broker::topology::declare;
+use moocpipe_broker::{
+    run_worker, AmqpConfig, BrokerError, PrometheusMetrics, Publisher, Stage, Topology,
+    WorkerOptions,
+};
+use moocpipe_proto::IngestVia;
+use moocpipe_storage::{ObjectStore, S3Store, StorageError};
+use prometheus::Registry;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How a worker process runs, besides its stores and stage settings.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub amqp: AmqpConfig,
+    pub topology: Topology,
+    /// Where `/metrics` and `/healthz` listen; `None`: nowhere.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Jobs at once; `None`: 1 for transcode and caption, 4 otherwise.
+    pub prefetch: Option<u16>,
+    pub lease_ttl: Duration,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+fn options(
+    stage: Stage,
+    run: &RunOptions,
+    leases: Arc<StoreLeases<S3Store>>,
+    registry: &Registry,
+) -> Result<WorkerOptions<StoreLeases<S3Store>>, RunError> {
+    let metrics = PrometheusMetrics::register(registry)
+        .map_err(|e| RunError::Setup(format!("metrics: {e}")))?;
+    let mut options = WorkerOptions::new(run.topology.clone(), stage, leases)
+        .lease_ttl(run.lease_ttl)
+        .shutdown_grace(run.shutdown_grace)
+        .metrics(Arc::new(metrics));
+    if let Some(prefetch) = run.prefetch {
+        options = options.prefetch(prefetch);
+    }
+    Ok(options)
+}
+
+async fn start_http(
+    run: &RunOptions,
+    registry: &Registry,
+    shutdown: &CancellationToken,
+) -> Result<(), RunError> {
+    if let Some(addr) = run.metrics_addr {
+        serve::serve(addr, registry.clone(), shutdown.clone())
+            .await
+            .map_err(|e| RunError::Setup(format!("cannot serve /metrics on {addr}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Runs the worker of `stage` (probe, transcode, caption or report) until
+/// `shutdown` fires; running jobs finish or are handed back first.
+pub async fn run_stage(
+    stage: Stage,
+    stores: Stores,
+    settings: Settings,
+    run: RunOptions,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    let registry = Registry::new();
+    let ctx = Arc::new(Context {
+        metrics: StageMetrics::register(&registry, stage)
+            .map_err(|e| RunError::Setup(format!("metrics: {e}")))?,
+        stores,
+        settings,
+    });
+    let leases = Arc::new(StoreLeases::new(ctx.stores.media.clone()));
+    let options = options(stage, &run, leases, &registry)?;
+    start_http(&run, &registry, &shutdown).await?;
+    tracing::info!(%stage, prefix = run.topology.prefix(), "worker starting");
+    match stage {
+        Stage::Probe => {
+            run_worker(
+                &run.amqp,
+                options,
+                move |job| probe::handle(Arc::clone(&ctx), job),
+                shutdown,
+            )
+            .await?
+        }
+        Stage::Transcode => {
+            run_worker(
+                &run.amqp,
+                options,
+                move |job| transcode::handle(Arc::clone(&ctx), job),
+                shutdown,
+            )
+            .await?
+        }
+        Stage::Caption => {
+            run_worker(
+                &run.amqp,
+                options,
+                move |job| caption::handle(Arc::clone(&ctx), job),
+                shutdown,
+            )
+            .await?
+        }
+        Stage::Report => {
+            run_worker(
+                &run.amqp,
+                options,
+                move |job| report::handle(Arc::clone(&ctx), job),
+                shutdown,
+            )
+            .await?
+        }
+        Stage::Ingest => {
+            return Err(RunError::Setup(
+                "the ingest stage runs as `moocpipe ingest`".into(),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// What `moocpipe ingest` does besides consuming its queue.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Scan the raw bucket this often; `None`: no scan.
+    pub scan_interval: Option<Duration>,
+    /// Consume S3 event notifications from this queue; `None`: no events.
+    pub events_queue: Option<String>,
+}
+
+/// The ingest process: the ingest queue's worker, the periodic scan and the
+/// S3-event consumer, until `shutdown` fires.
+pub async fn run_ingest(
+    stores: Stores,
+    settings: Settings,
+    run: RunOptions,
+    ingest: IngestOptions,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    let registry = Registry::new();
+    let ctx = Arc::new(Context {
+        metrics: StageMetrics::register(&registry, Stage::Ingest)
+            .map_err(|e| RunError::Setup(format!("metrics: {e}")))?,
+        stores,
+        settings,
+    });
+    let leases = Arc::new(StoreLeases::new(ctx.stores.media.clone()));
+    let options = options(Stage::Ingest, &run, leases, &registry)?;
+    start_http(&run, &registry, &shutdown).await?;
+    let mut side = tokio::task::JoinSet::new();
+    if let Some(every) = ingest.scan_interval {
+        side.spawn(scanner(
+            Arc::clone(&ctx),
+            run.clone(),
+            every,
+            shutdown.clone(),
+        ));
+    }
+    if let Some(queue) = ingest.events_queue {
+        side.spawn(event_consumer(run.clone(), queue, shutdown.clone()));
+    }
+    let worker_ctx = Arc::clone(&ctx);
+    let result = run_worker(
+        &run.amqp,
+        options,
+        move |job| crate::ingest::handle(Arc::clone(&worker_ctx), job),
+        shutdown.clone(),
+    )
+    .await;
+    shutdown.cancel();
+    while side.join_next().await.is_some() {}
+    Ok(result?)
+}
+
+/// A connection with the topology declared and a confirming publisher.
+async fn connect(run: &RunOptions) -> Result<(lapin::Connection, Publisher), BrokerError> {
+    let connection = run.amqp.connect().await?;
+    let publisher = Publisher::open(&connection).await?;
+    declare(publisher.channel(), &run.topology).await?;
+    Ok((connection, publisher))
+}
+
+async fn scanner(ctx: Arc<Context>, run: RunOptions, every: Duration, shutdown: CancellationToken) {
+    let mut seen = HashMap::new();
+    let mut failures = 0u32;
+    while !shutdown.is_cancelled() {
+        let pause = match connect(&run).await {
+            Ok((connection, publisher)) => {
+                failures = 0;
+                loop {
+                    match scan_once(&ctx, &publisher, &run.topology, &mut seen).await {
+                        Ok(sent) => tracing::debug!(sent, "scan done"),
+                        Err(error) => {
+                            tracing::warn!(%error, "scan failed; trying again next time");
+                            if !publisher.channel().status().connected() {
+                                break;
+                            }
+                        }
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(every) => {}
+                        () = shutdown.cancelled() => break,
+                    }
+                }
+                let _ = connection.close(200, "scanner done").await;
+                Duration::ZERO
+            }
+            Err(error) => {
+                failures += 1;
+                tracing::warn!(%error, "scanner cannot reach the broker");
+                run.amqp.reconnect.delay(failures)
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = shutdown.cancelled() => {}
+        }
+    }
+}
+
+async fn event_consumer(run: RunOptions, queue: String, shutdown: CancellationToken) {
+    let mut failures = 0u32;
+    while !shutdown.is_cancelled() {
+        let error = match consume_events(&run, &queue, &shutdown).await {
+            Ok(()) => break,
+            Err(error) => error,
+        };
+        failures += 1;
+        tracing::warn!(%error, %queue, "S3 event consumer lost the broker; reconnecting");
+        tokio::select! {
+            () = tokio::time::sleep(run.amqp.reconnect.delay(failures)) => {}
+            () = shutdown.cancelled() => {}
+        }
+    }
+}
+
+/// Turns each S3 event message into ingest jobs; acks it once they are
+/// confirmed. A message that is not an S3 event is rejected (logged, not
+/// requeued).
+async fn consume_events(
+    run: &RunOptions,
+    queue: &str,
+    shutdown: &CancellationToken,
+) -> Result<(), BrokerError> {
+    let (connection, publisher) = connect(run).await?;
+    let channel = connection.create_channel().await?;
+    channel
+        .queue_declare(
+            queue,
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel.basic_qos(16, BasicQosOptions::default()).await?;
+    let mut consumer = channel
+        .basic_consume(
+            queue,
+            "moocpipe-ingest-events",
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    loop {
+        let delivery = tokio::select! {
+            next = consumer.next() => next,
+            () = shutdown.cancelled() => break,
+        };
+        let Some(delivery) = delivery else {
+            return Err(BrokerError::Disconnected(
+                "the broker cancelled the S3 event consumer",
+            ));
+        };
+        let delivery = delivery?;
+        match events::parse(&delivery.data) {
+            Ok(created) => {
+                for object in created {
+                    let job = job_for(&object.bucket, &object.key, object.etag, IngestVia::Event)?;
+                    publisher.send(&run.topology, &job).await?;
+                }
+                delivery.ack(BasicAckOptions::default()).await?;
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, %queue, "rejected a message that is not an S3 event");
+                delivery
+                    .nack(BasicNackOptions {
+                        requeue: false,
+                        ..Default::default()
+                    })
+                    .await?;
+            }
+        }
+    }
+    let _ = connection.close(200, "ingest done").await;
+    Ok(())
+}
+
+/// `moocpipe submit s3://bucket/key`: checks that the object exists, then
+/// sends its ingest job. Returns the take id it will have.
+pub async fn submit(
+    run: &RunOptions,
+    raw: &S3Store,
+    bucket: &str,
+    key: &str,
+) -> Result<String, RunError> {
+    if bucket != raw.bucket() {
+        return Err(RunError::Setup(format!(
+            "s3://{bucket}/{key}: not in the raw bucket ({}) this pipeline reads",
+            raw.bucket()
+        )));
+    }
+    let meta = raw
+        .head(key)
+        .await?
+        .ok_or_else(|| RunError::Setup(format!("s3://{bucket}/{key}: no such object")))?;
+    let (connection, publisher) = connect(run).await?;
+    let job = job_for(bucket, key, Some(meta.etag.clone()), IngestVia::Submit)?;
+    publisher.send(&run.topology, &job).await?;
+    let _ = connection.close(200, "submitted").await;
+    Ok(moocpipe_ingest::take_id(bucket, key, &meta.etag))
+}

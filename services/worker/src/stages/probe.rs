@@ -1,0 +1,94 @@
+//! The probe stage: the raw take against the spec, clause by clause.
+//!
+//! Spec passed (or `allow_noncompliant`): a transcode job and, when captions
+//! are on, a caption job, in parallel. Spec failed: a report job at once, so
+//! the studio hears within minutes what to reshoot. A take that cannot be
+//! read (corrupt, truncated, not a video) gets its record, then the job is
+//! dead-lettered with the reason; the report hears of it through the
+//! `take.probe.failed` event.
+
+use super::{event, next};
+use crate::{blocking, scratch, storage_error, Context};
+use moocpipe_broker::{Job, JobError, Outgoing, Stage};
+use moocpipe_proto::{ProbeRecord, TakeJob, TakeVerdict};
+use moocpipe_storage::layout;
+use moocpipe_storage::ObjectStore;
+use std::sync::Arc;
+
+pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobError> {
+    let mut message: TakeJob = job.json()?;
+    let take_id = message.take.take_id.clone();
+    let key = layout::record(&take_id, layout::Stage::Probe);
+    let record = match ctx
+        .stores
+        .media
+        .get_json::<ProbeRecord>(&key)
+        .await
+        .map_err(storage_error)?
+    {
+        Some(record) => record,
+        None => {
+            let copy = scratch::fetch(&ctx, &message, false).await?;
+            let file = message.take.key.clone();
+            let options = ctx.settings.probe.clone();
+            let (record, copy) = blocking(&job.cancel, move |_| {
+                let record = moocpipe_probe::run(&file, copy.path(), &options, &mut |_| {});
+                (record, copy)
+            })
+            .await?;
+            drop(copy);
+            if let (TakeVerdict::Error, Some(error)) = (record.verdict, &record.error) {
+                if error.kind.is_transient() {
+                    // Not the take's fault (I/O, a time-out): no record, retry.
+                    return Err(JobError::from_kind(error.kind, &error.message));
+                }
+            }
+            ctx.stores
+                .media
+                .put_json(&key, &record)
+                .await
+                .map_err(storage_error)?;
+            record
+        }
+    };
+    tracing::info!(take_id, verdict = %record.verdict, "probed");
+    match record.verdict {
+        TakeVerdict::Error => {
+            let why = record.error.as_ref().map_or_else(
+                || "the take could not be read".to_string(),
+                |e| format!("{}: {}", e.kind, e.message),
+            );
+            Err(JobError::Permanent(format!(
+                "{}: {why}",
+                message.take.source
+            )))
+        }
+        TakeVerdict::Pass => proceed(&ctx, &mut message, &record),
+        TakeVerdict::Fail | TakeVerdict::CannotTell if ctx.settings.allow_noncompliant => {
+            proceed(&ctx, &mut message, &record)
+        }
+        TakeVerdict::Fail | TakeVerdict::CannotTell => Ok(vec![
+            next(Stage::Report, &message)?,
+            event(Stage::Probe, "spec_failed", &take_id, &record.verdict)?,
+        ]),
+    }
+}
+
+fn proceed(
+    ctx: &Context,
+    message: &mut TakeJob,
+    record: &ProbeRecord,
+) -> Result<Vec<Outgoing>, JobError> {
+    message.captions = ctx.settings.caption.is_some();
+    let mut out = vec![next(Stage::Transcode, message)?];
+    if message.captions {
+        out.push(next(Stage::Caption, message)?);
+    }
+    out.push(event(
+        Stage::Probe,
+        "passed",
+        &message.take.take_id,
+        &record.verdict,
+    )?);
+    Ok(out)
+}

@@ -1,0 +1,714 @@
+//! The distributed mode end to end: the real moocpipe binary as separate
+//! worker processes (ingest, probe, transcode, caption, report), a real
+//! RabbitMQ (127.0.0.1:5672, a random queue prefix per test), a real Garage
+//! node per test with two buckets and three keys (the studio's uploader,
+//! the workers' read-only key for the raw bucket, their read-write key for
+//! the media bucket), and an SMTP server that captures the author notices.
+
+#[path = "../../services/storage/tests/garage/mod.rs"]
+#[allow(dead_code)] // the storage tests use all of it, these tests part
+mod garage;
+
+use garage::{random_hex, Garage, REGION};
+use lapin::options::BasicPublishOptions;
+use lapin::types::FieldTable;
+use lapin::BasicProperties;
+use moocpipe_broker::{AmqpConfig, Stage, Topology, DEFAULT_AMQP_URL};
+use moocpipe_notify::capture::{CaptureServer, CapturedMail};
+use moocpipe_proto::{ProbeRecord, PublishedRecord, TakeVerdict, TranscodeRecord};
+use moocpipe_storage::{ObjectMeta, ObjectStore, S3Config, S3Store, StorageError};
+use moocpipe_tests::{cli::moocpipe_bin, media};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const AUTHOR: &str = "lecturer@university.example";
+const KEY: &str = "physics-101/01-mechanics/02-newton/take-01.mov";
+
+/// One pipeline: the store, the broker prefix, the capture server and the
+/// worker processes (killed when the test ends).
+struct Pipeline {
+    garage: Garage,
+    raw_bucket: String,
+    /// The studio's key: writes the raw bucket.
+    uploader: S3Store,
+    /// The workers' key for the media bucket (the node's default key).
+    media: S3Store,
+    /// The workers' key for the raw bucket: read only.
+    raw_read_only: (String, String),
+    prefix: String,
+    smtp: CaptureServer,
+    work: tempfile::TempDir,
+    workers: Vec<(String, Child)>,
+}
+
+impl Pipeline {
+    async fn start() -> Pipeline {
+        let garage = Garage::start();
+        let raw_bucket = format!("raw-{}", random_hex(4));
+        garage.admin(&["bucket", "create", &raw_bucket]);
+        let (up_id, up_secret) = (format!("GK{}", random_hex(12)), random_hex(32));
+        garage.admin(&[
+            "key", "import", "--yes", "-n", "uploader", &up_id, &up_secret,
+        ]);
+        garage.admin(&[
+            "bucket",
+            "allow",
+            "--read",
+            "--write",
+            "--key",
+            &up_id,
+            &raw_bucket,
+        ]);
+        let (ro_id, ro_secret) = (format!("GK{}", random_hex(12)), random_hex(32));
+        garage.admin(&[
+            "key",
+            "import",
+            "--yes",
+            "-n",
+            "workers-raw",
+            &ro_id,
+            &ro_secret,
+        ]);
+        garage.admin(&["bucket", "allow", "--read", "--key", &ro_id, &raw_bucket]);
+        let bucket_config = |bucket: &str, id: &str, secret: &str| S3Config {
+            bucket: bucket.to_string(),
+            access_key_id: id.to_string(),
+            secret_access_key: secret.to_string(),
+            ..garage.config()
+        };
+        let uploader =
+            S3Store::new(&bucket_config(&raw_bucket, &up_id, &up_secret)).expect("uploader");
+        let media = garage.store();
+        let smtp = CaptureServer::start().await.expect("SMTP capture server");
+        let work = tempfile::tempdir().expect("tempdir");
+        // tiny.en keeps the caption stage quick; `moocpipe models fetch` (the
+        // test script) put it in the cache.
+        std::fs::write(
+            work.path().join("moocpipe.toml"),
+            "[caption]\nmodel = \"tiny.en\"\n",
+        )
+        .expect("config");
+        Pipeline {
+            garage,
+            raw_bucket,
+            uploader,
+            media,
+            raw_read_only: (ro_id, ro_secret),
+            prefix: format!("e2e-{}", random_hex(4)),
+            smtp,
+            work,
+            workers: Vec::new(),
+        }
+    }
+
+    fn env(&self, command: &mut Command) {
+        let (ro_id, ro_secret) = &self.raw_read_only;
+        command
+            .env("MOOCPIPE_CONFIG", self.work.path().join("moocpipe.toml"))
+            .env("MOOCPIPE_S3_ENDPOINT", self.garage.endpoint())
+            .env("MOOCPIPE_S3_REGION", REGION)
+            .env("MOOCPIPE_S3_BUCKET", &self.garage.bucket)
+            .env("MOOCPIPE_S3_ACCESS_KEY_ID", &self.garage.access_key_id)
+            .env(
+                "MOOCPIPE_S3_SECRET_ACCESS_KEY",
+                &self.garage.secret_access_key,
+            )
+            .env("MOOCPIPE_RAW_S3_BUCKET", &self.raw_bucket)
+            .env("MOOCPIPE_RAW_S3_ACCESS_KEY_ID", ro_id)
+            .env("MOOCPIPE_RAW_S3_SECRET_ACCESS_KEY", ro_secret)
+            .env("MOOCPIPE_AMQP_URL", DEFAULT_AMQP_URL)
+            .env("MOOCPIPE_QUEUE_PREFIX", &self.prefix)
+            .env("MOOCPIPE_SMTP_URL", self.smtp.url())
+            .env("MOOCPIPE_SCRATCH_DIR", self.work.path().join("scratch"))
+            .env("MOOCPIPE_LOG", "info");
+    }
+
+    /// Starts `moocpipe <args>` in the background, its log in the work folder.
+    fn spawn(&mut self, name: &str, args: &[&str]) {
+        let log = std::fs::File::create(self.log_path(name)).expect("log");
+        let mut command = Command::new(moocpipe_bin());
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        self.env(&mut command);
+        let child = command.spawn().expect("start a moocpipe worker");
+        self.workers.push((name.to_string(), child));
+    }
+
+    fn log_path(&self, name: &str) -> PathBuf {
+        self.work.path().join(format!("{name}.log"))
+    }
+
+    /// Every worker, each with a short lease so a killed one is noticed
+    /// soon. Returns where the probe worker serves /metrics.
+    fn spawn_all(&mut self) -> String {
+        self.spawn(
+            "ingest",
+            &["ingest", "--scan-interval-secs", "1", "--lease-secs", "4"],
+        );
+        let metrics = format!("127.0.0.1:{}", free_port());
+        for stage in ["probe", "transcode", "caption", "report"] {
+            let mut args = vec![
+                "worker",
+                stage,
+                "--lease-secs",
+                "4",
+                "--shutdown-grace-secs",
+                "2",
+            ];
+            if stage == "probe" {
+                args.extend(["--metrics-addr", &metrics]);
+            }
+            self.spawn(stage, &args);
+        }
+        metrics
+    }
+
+    /// `moocpipe <args>` to its end, with this pipeline's environment.
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut command = Command::new(moocpipe_bin());
+        command.args(args);
+        self.env(&mut command);
+        command.output().expect("run moocpipe")
+    }
+
+    fn logs(&self) -> String {
+        self.workers
+            .iter()
+            .map(|(name, _)| {
+                let text = std::fs::read_to_string(self.log_path(name)).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                format!(
+                    "--- {name} (last lines)\n{}\n",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
+            })
+            .collect()
+    }
+
+    async fn upload(&self, key: &str, file: &Path) -> ObjectMeta {
+        self.uploader
+            .put_file(key, file, "video/quicktime")
+            .await
+            .expect("upload the take");
+        self.uploader
+            .head(key)
+            .await
+            .expect("head")
+            .expect("uploaded")
+    }
+
+    /// Waits for a JSON record in the media bucket.
+    async fn wait_for<T: serde::de::DeserializeOwned>(&self, key: &str, within: Duration) -> T {
+        let deadline = Instant::now() + within;
+        loop {
+            match self.media.get_json::<T>(key).await {
+                Ok(Some(value)) => return value,
+                Ok(None) | Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(500)).await
+                }
+                other => panic!(
+                    "{key} did not appear within {within:?} ({:?})\n{}",
+                    other.err(),
+                    self.logs()
+                ),
+            }
+        }
+    }
+
+    /// Waits for `takes/<take_id>/records/<name>.json`.
+    async fn record<T: serde::de::DeserializeOwned>(
+        &self,
+        take_id: &str,
+        name: &str,
+        within: Duration,
+    ) -> T {
+        self.wait_for(&format!("takes/{take_id}/records/{name}.json"), within)
+            .await
+    }
+
+    /// The raw object is the uploaded one, ETag and bytes.
+    async fn assert_raw_unchanged(&self, key: &str, uploaded: &ObjectMeta, source: &Path) {
+        let after = self
+            .uploader
+            .head(key)
+            .await
+            .expect("head")
+            .expect("still there");
+        assert_eq!(after.etag, uploaded.etag, "the raw take's ETag changed");
+        let bytes = self.uploader.get_bytes(key).await.expect("raw bytes");
+        assert!(
+            bytes == std::fs::read(source).expect("source"),
+            "the raw take changed"
+        );
+    }
+
+    fn topology(&self) -> Topology {
+        Topology::new(self.prefix.clone())
+    }
+
+    /// The dead letters of `stage`, as `moocpipe dlq list` prints them.
+    fn dead_letters(&self, stage: &str) -> Vec<String> {
+        let out = self.run(&["dlq", "list", stage]);
+        assert!(
+            out.status.success(),
+            "dlq list: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.contains("no dead letters"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn worker_alive(&mut self, name: &str) -> bool {
+        self.workers
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .is_some_and(|(_, child)| child.try_wait().ok().flatten().is_none())
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.workers {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // The topology of this test's prefix goes with it.
+        let topology = self.topology();
+        let _ = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(async {
+                let connection = AmqpConfig::new(DEFAULT_AMQP_URL).connect().await?;
+                let channel = connection.create_channel().await?;
+                moocpipe_broker::topology::delete(&channel, &topology).await
+            })
+        });
+    }
+}
+
+/// A take of known speech, with the author's sidecar.
+fn spoken_take() -> PathBuf {
+    let wav = media::spoken(
+        "e2e-greeting",
+        "en-us",
+        "Welcome to the course. Today we talk about Newton's laws of motion.",
+    );
+    media::prores_take_with_sound("e2e-greeting-take", &wav)
+}
+
+fn sidecar() -> Vec<u8> {
+    format!(r#"{{"title": "Newton's laws", "author_email": "{AUTHOR}", "language": "en"}}"#)
+        .into_bytes()
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// `curl -s URL` as text.
+fn http_get(url: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-sS", "--fail", url])
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Downloads a presigned link with curl, a plain HTTP client.
+fn download(url: &str, to: &Path) {
+    let out = Command::new("curl")
+        .args(["-sS", "--fail", "-o"])
+        .arg(to)
+        .arg(url)
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn notices_to(mails: &[CapturedMail], to: &str) -> usize {
+    mails
+        .iter()
+        .filter(|m| m.to.iter().any(|t| t.contains(to)))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_seen_three_ways_becomes_one_published_take_with_working_links_and_one_notice() {
+    let mut p = Pipeline::start().await;
+    let metrics = p.spawn_all();
+    let take = spoken_take();
+    let sidecar_key = KEY.replace(".mov", ".json");
+    p.uploader
+        .put_bytes(&sidecar_key, sidecar(), "application/json")
+        .await
+        .expect("upload the sidecar");
+    let uploaded = p.upload(KEY, &take).await;
+    let take_id = moocpipe_ingest::take_id(&p.raw_bucket, KEY, &uploaded.etag);
+
+    // Way 2: `moocpipe submit`. Way 3: an S3 event (the scan is way 1).
+    let uri = format!("s3://{}/{KEY}", p.raw_bucket);
+    let out = p.run(&["submit", &uri]);
+    assert!(
+        out.status.success(),
+        "submit: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&take_id));
+    let events_queue = format!("{}.s3-events", p.prefix);
+    p.spawn(
+        "ingest-events",
+        &[
+            "ingest",
+            "--scan-interval-secs",
+            "0",
+            "--events-queue",
+            &events_queue,
+        ],
+    );
+    let event = serde_json::json!({"Records": [{
+        "eventName": "ObjectCreated:CompleteMultipartUpload",
+        "s3": {"bucket": {"name": p.raw_bucket}, "object": {"key": KEY, "eTag": uploaded.etag, "size": uploaded.size}}
+    }]});
+    publish_raw(
+        &events_queue,
+        serde_json::to_vec(&event).expect("json"),
+        true,
+    )
+    .await;
+
+    let published: PublishedRecord = p
+        .record(&take_id, "published", Duration::from_secs(600))
+        .await;
+    assert_eq!(published.spec, TakeVerdict::Pass, "{published:?}");
+    assert_eq!(
+        published.transcode,
+        Some(TakeVerdict::Pass),
+        "{published:?}"
+    );
+    assert_eq!(published.captions_missing, None, "{published:?}");
+    let transcode: TranscodeRecord = p
+        .record(&take_id, "transcode", Duration::from_secs(1))
+        .await;
+    let names: Vec<&str> = published.links.iter().map(|l| l.name.as_str()).collect();
+    for rendition in &transcode.renditions {
+        assert!(names.contains(&rendition.name.as_str()), "{names:?}");
+    }
+    assert!(
+        names.contains(&"captions.vtt") && names.contains(&"captions.srt"),
+        "{names:?}"
+    );
+
+    // Every link downloads with a plain HTTP client and matches the object.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for link in &published.links {
+        let file = dir.path().join(&link.name);
+        download(&link.url, &file);
+        let got = std::fs::read(&file).expect("downloaded");
+        assert_eq!(got.len() as u64, link.size_bytes, "{}", link.name);
+        let stored = p.media.get_bytes(&link.key).await.expect("stored object");
+        assert!(
+            got == stored,
+            "{}: downloaded bytes differ from the stored object",
+            link.name
+        );
+    }
+    let vtt = std::fs::read_to_string(dir.path().join("captions.vtt")).expect("vtt");
+    assert!(vtt.starts_with("WEBVTT"), "{vtt}");
+    assert!(vtt.to_lowercase().contains("newton"), "{vtt}");
+
+    // Exactly one notice, to the sidecar's author, with the links.
+    let mails = p.smtp.wait_for(1, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mails = if mails.len() > 1 {
+        mails
+    } else {
+        p.smtp.messages()
+    };
+    assert_eq!(notices_to(&mails, AUTHOR), 1, "{mails:#?}");
+    let body = &mails[0].data;
+    assert!(body.contains(&format!("take-{take_id}@moocpipe")), "{body}");
+
+    // One take, one set of outputs: the three ways made one take id.
+    let takes: std::collections::BTreeSet<String> = p
+        .media
+        .list("takes/")
+        .await
+        .expect("list")
+        .iter()
+        .filter_map(|k| k.split('/').nth(1).map(str::to_owned))
+        .collect();
+    assert_eq!(takes.into_iter().collect::<Vec<_>>(), vec![take_id.clone()]);
+    let report = p
+        .media
+        .get_bytes("courses/physics-101/reports/segments.json")
+        .await
+        .expect("the course report");
+    let report: moocpipe_proto::SegmentReport =
+        serde_json::from_slice(&report).expect("report JSON");
+    let counted: Vec<&str> = report
+        .modules
+        .iter()
+        .flat_map(|m| m.lessons.iter())
+        .flat_map(|l| l.takes.iter())
+        .map(|t| t.take_id.as_str())
+        .collect();
+    assert_eq!(counted, vec![take_id.as_str()], "{report:?}");
+
+    // The workers could not have written the raw bucket, and did not.
+    let (ro_id, ro_secret) = &p.raw_read_only;
+    let read_only = S3Store::new(&S3Config {
+        bucket: p.raw_bucket.clone(),
+        access_key_id: ro_id.clone(),
+        secret_access_key: ro_secret.clone(),
+        ..p.garage.config()
+    })
+    .expect("read-only store");
+    let denied = read_only
+        .put_bytes("physics-101/x.json", b"{}".to_vec(), "application/json")
+        .await;
+    assert!(
+        matches!(denied, Err(StorageError::AccessDenied { .. })),
+        "{denied:?}"
+    );
+    p.assert_raw_unchanged(KEY, &uploaded, &take).await;
+    for name in ["probe", "transcode", "caption", "report"] {
+        assert!(p.worker_alive(name), "the {name} worker died\n{}", p.logs());
+    }
+
+    // The probe worker's metrics saw its jobs: one probe (the duplicates
+    // were dropped at ingest), bytes read from the raw bucket.
+    assert_eq!(http_get(&format!("http://{metrics}/healthz")).trim(), "ok");
+    let text = http_get(&format!("http://{metrics}/metrics"));
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
+    };
+    assert_eq!(
+        value("moocpipe_jobs_started_total{stage=\"probe\"}"),
+        1.0,
+        "{text}"
+    );
+    assert!(
+        value("moocpipe_bytes_read_total{stage=\"probe\"}") >= uploaded.size as f64,
+        "{text}"
+    );
+    assert!(
+        text.contains("moocpipe_job_duration_seconds_bucket"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_transcode_worker_and_a_store_outage_lose_no_job_and_show_no_partial_output() {
+    let mut p = Pipeline::start().await;
+    p.spawn(
+        "ingest",
+        &["ingest", "--scan-interval-secs", "1", "--lease-secs", "4"],
+    );
+    for stage in ["probe", "report"] {
+        p.spawn(
+            stage,
+            &["worker", stage, "--no-captions", "--lease-secs", "4"],
+        );
+    }
+    p.spawn(
+        "transcode",
+        &["worker", "transcode", "--no-qc", "--lease-secs", "4"],
+    );
+    let take = media::compliant_prores_10s();
+    let key = KEY.replace("take-01", "take-03");
+    p.uploader
+        .put_bytes(&key.replace(".mov", ".json"), sidecar(), "application/json")
+        .await
+        .expect("sidecar");
+    let uploaded = p.upload(&key, &take).await;
+    let take_id = moocpipe_ingest::take_id(&p.raw_bucket, &key, &uploaded.etag);
+    let transcode_key = format!("takes/{take_id}/records/transcode.json");
+
+    // Kill the transcode worker while it works on the take.
+    let _: ProbeRecord = p.record(&take_id, "probe", Duration::from_secs(120)).await;
+    let lease = format!("leases/transcode/{take_id}.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while p.media.head(&lease).await.expect("head").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the transcode never started\n{}",
+            p.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, mut victim) = p
+        .workers
+        .iter()
+        .position(|(n, _)| n == "transcode")
+        .map(|i| p.workers.remove(i))
+        .expect("transcode worker");
+    victim.kill().expect("SIGKILL the transcode worker");
+    let _ = victim.wait();
+    assert!(
+        p.media.head(&transcode_key).await.expect("head").is_none(),
+        "a killed transcode must not look finished"
+    );
+
+    // A new worker takes the job over once the dead one's lease expires;
+    // the store goes away for 10 s while it works.
+    p.spawn(
+        "transcode-2",
+        &["worker", "transcode", "--no-qc", "--lease-secs", "4"],
+    );
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    p.garage.stop();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    p.garage.restart();
+
+    let transcode: TranscodeRecord = p.wait_for(&transcode_key, Duration::from_secs(600)).await;
+    assert_eq!(transcode.verdict, TakeVerdict::Pass, "{transcode:?}");
+    for rendition in &transcode.renditions {
+        let meta = p
+            .media
+            .head(&format!("takes/{take_id}/{}", rendition.file))
+            .await
+            .expect("head")
+            .expect("every rendition of the record is there");
+        assert_eq!(meta.size, rendition.size_bytes, "{}", rendition.file);
+    }
+    let published: PublishedRecord = p
+        .record(&take_id, "published", Duration::from_secs(120))
+        .await;
+    assert_eq!(published.transcode, Some(TakeVerdict::Pass));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(notices_to(&p.smtp.messages(), AUTHOR), 1);
+    assert!(p.dead_letters("transcode").is_empty(), "{}", p.logs());
+    p.assert_raw_unchanged(&key, &uploaded, &take).await;
+}
+
+/// Publishes `body` to a queue through the default exchange, optionally
+/// with no headers at all (not a moocpipe message).
+async fn publish_raw(queue: &str, body: Vec<u8>, declare: bool) {
+    let connection = AmqpConfig::new(DEFAULT_AMQP_URL)
+        .connect()
+        .await
+        .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    if declare {
+        channel
+            .queue_declare(
+                queue,
+                lapin::options::QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("declare");
+    }
+    channel
+        .confirm_select(Default::default())
+        .await
+        .expect("confirms");
+    channel
+        .basic_publish(
+            "",
+            queue,
+            BasicPublishOptions::default(),
+            &body,
+            BasicProperties::default(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("confirmed");
+    let _ = connection.close(200, "done").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_message_and_a_corrupt_take_are_dead_lettered_at_once_and_the_author_is_told() {
+    let mut p = Pipeline::start().await;
+    p.spawn("ingest", &["ingest", "--scan-interval-secs", "1"]);
+    p.spawn("probe", &["worker", "probe"]);
+    p.spawn("report", &["worker", "report"]);
+    // `dlq list` declares the topology, so the queue exists to publish into.
+    assert!(p.dead_letters("probe").is_empty());
+    let probe_queue = p.topology().stage_queue(Stage::Probe);
+    publish_raw(&probe_queue, b"{not json".to_vec(), false).await;
+
+    // A take that is not a video at all, with a take's name.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let corrupt = dir.path().join("take-02.mov");
+    std::fs::write(
+        &corrupt,
+        b"this is not a QuickTime file, only its name says so",
+    )
+    .expect("write");
+    let key = KEY.replace("take-01", "take-02");
+    p.uploader
+        .put_bytes(&key.replace(".mov", ".json"), sidecar(), "application/json")
+        .await
+        .expect("sidecar");
+    let uploaded = p.upload(&key, &corrupt).await;
+    let take_id = moocpipe_ingest::take_id(&p.raw_bucket, &key, &uploaded.etag);
+
+    let probe: ProbeRecord = p.record(&take_id, "probe", Duration::from_secs(120)).await;
+    assert_eq!(probe.verdict, TakeVerdict::Error, "{probe:?}");
+    let published: PublishedRecord = p
+        .record(&take_id, "published", Duration::from_secs(120))
+        .await;
+    assert!(published.links.is_empty());
+    assert!(
+        published
+            .failures
+            .iter()
+            .any(|f| f.contains("could not be checked")),
+        "{published:?}"
+    );
+    let mails = p.smtp.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(notices_to(&mails, AUTHOR), 1, "{mails:#?}");
+    assert!(
+        mails[0].data.contains("needs attention"),
+        "{}",
+        mails[0].data
+    );
+
+    // Two dead letters on the probe queue: the malformed message (one
+    // delivery) and the corrupt take (permanent, one attempt).
+    let letters = p.dead_letters("probe");
+    assert_eq!(letters.len(), 2, "{letters:?}\n{}", p.logs());
+    assert!(
+        letters.iter().any(|l| l.contains("malformed")),
+        "{letters:?}"
+    );
+    let corrupt_letter = letters
+        .iter()
+        .find(|l| l.starts_with(&take_id))
+        .expect("the corrupt take's letter");
+    assert!(
+        corrupt_letter.contains("permanent") && corrupt_letter.contains("attempts 1"),
+        "{corrupt_letter}"
+    );
+    assert!(
+        p.worker_alive("probe"),
+        "the probe worker died\n{}",
+        p.logs()
+    );
+    p.assert_raw_unchanged(&key, &uploaded, &corrupt).await;
+}
