@@ -14,7 +14,7 @@ use lapin::options::BasicPublishOptions;
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
 use moocpipe_broker::{AmqpConfig, Stage, Topology, DEFAULT_AMQP_URL};
-use moocpipe_notify::capture::{CaptureServer, CapturedMail};
+use moocpipe_notify::capture::{CaptureServer, CapturedMail, WebhookServer};
 use moocpipe_proto::{ProbeRecord, PublishedRecord, TakeVerdict, TranscodeRecord};
 use moocpipe_storage::{ObjectMeta, ObjectStore, S3Config, S3Store, StorageError};
 use moocpipe_tests::{cli::moocpipe_bin, media};
@@ -38,6 +38,7 @@ struct Pipeline {
     raw_read_only: (String, String),
     prefix: String,
     smtp: CaptureServer,
+    webhook: WebhookServer,
     work: tempfile::TempDir,
     workers: Vec<(String, Child)>,
 }
@@ -81,6 +82,9 @@ impl Pipeline {
             S3Store::new(&bucket_config(&raw_bucket, &up_id, &up_secret)).expect("uploader");
         let media = garage.store();
         let smtp = CaptureServer::start().await.expect("SMTP capture server");
+        let webhook = WebhookServer::start()
+            .await
+            .expect("webhook capture server");
         let work = tempfile::tempdir().expect("tempdir");
         // tiny.en keeps the caption stage quick; `moocpipe models fetch` (the
         // test script) put it in the cache.
@@ -97,6 +101,7 @@ impl Pipeline {
             raw_read_only: (ro_id, ro_secret),
             prefix: format!("e2e-{}", random_hex(4)),
             smtp,
+            webhook,
             work,
             workers: Vec::new(),
         }
@@ -120,6 +125,7 @@ impl Pipeline {
             .env("MOOCPIPE_AMQP_URL", DEFAULT_AMQP_URL)
             .env("MOOCPIPE_QUEUE_PREFIX", &self.prefix)
             .env("MOOCPIPE_SMTP_URL", self.smtp.url())
+            .env("MOOCPIPE_WEBHOOK_URL", self.webhook.url())
             .env("MOOCPIPE_SCRATCH_DIR", self.work.path().join("scratch"))
             .env("MOOCPIPE_LOG", "info");
     }
@@ -263,6 +269,36 @@ impl Pipeline {
             .filter(|l| !l.contains("no dead letters"))
             .map(str::to_owned)
             .collect()
+    }
+
+    /// Removes a worker from the pipeline to stop it by hand.
+    fn take_worker(&mut self, name: &str) -> Child {
+        let index = self
+            .workers
+            .iter()
+            .position(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no worker {name}"));
+        self.workers.remove(index).1
+    }
+
+    /// Waits until a worker holds the lease at `key` (live, not handed
+    /// back) with a token other than `other`, and returns the token.
+    async fn lease_holder(&self, key: &str, other: Option<&str>) -> String {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(Some(lease)) = self.media.get_json::<serde_json::Value>(key).await {
+                let token = lease["token"].as_str().unwrap_or_default().to_owned();
+                if lease["handed_back"] == false && Some(token.as_str()) != other {
+                    return token;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nobody took the job ({key})\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     fn worker_alive(&mut self, name: &str) -> bool {
@@ -431,17 +467,22 @@ async fn an_upload_seen_three_ways_becomes_one_published_take_with_working_links
     assert!(vtt.starts_with("WEBVTT"), "{vtt}");
     assert!(vtt.to_lowercase().contains("newton"), "{vtt}");
 
-    // Exactly one notice, to the sidecar's author, with the links.
-    let mails = p.smtp.wait_for(1, Duration::from_secs(30)).await;
+    // Exactly one notice, to the sidecar's author, with the links; the
+    // webhook got the same content once, keyed by the take id.
+    p.smtp.wait_for(1, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let mails = if mails.len() > 1 {
-        mails
-    } else {
-        p.smtp.messages()
-    };
+    let mails = p.smtp.messages();
     assert_eq!(notices_to(&mails, AUTHOR), 1, "{mails:#?}");
     let body = &mails[0].data;
     assert!(body.contains(&format!("take-{take_id}@moocpipe")), "{body}");
+    let subject = mails[0].header("subject").unwrap_or_default();
+    assert!(subject.contains("is ready: Newton's laws"), "{subject}");
+    let hooks = p.webhook.requests();
+    assert_eq!(hooks.len(), 1, "{hooks:#?}");
+    assert_eq!(hooks[0].header("idempotency-key"), Some(take_id.as_str()));
+    let payload: PublishedRecord =
+        serde_json::from_value(hooks[0].json().expect("JSON")).expect("a published record");
+    assert_eq!(payload.links, published.links);
 
     // One take, one set of outputs: the three ways made one take id.
     let takes: std::collections::BTreeSet<String> = p
@@ -517,7 +558,8 @@ async fn an_upload_seen_three_ways_becomes_one_published_take_with_working_links
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_transcode_worker_and_a_store_outage_lose_no_job_and_show_no_partial_output() {
+async fn a_stopped_a_killed_transcode_worker_and_a_store_outage_lose_no_job_and_show_no_partial_output(
+) {
     let mut p = Pipeline::start().await;
     p.spawn(
         "ingest",
@@ -531,7 +573,15 @@ async fn a_killed_transcode_worker_and_a_store_outage_lose_no_job_and_show_no_pa
     }
     p.spawn(
         "transcode",
-        &["worker", "transcode", "--no-qc", "--lease-secs", "4"],
+        &[
+            "worker",
+            "transcode",
+            "--no-qc",
+            "--lease-secs",
+            "4",
+            "--shutdown-grace-secs",
+            "1",
+        ],
     );
     let take = media::compliant_prores_10s();
     let key = KEY.replace("take-01", "take-03");
@@ -543,25 +593,42 @@ async fn a_killed_transcode_worker_and_a_store_outage_lose_no_job_and_show_no_pa
     let take_id = moocpipe_ingest::take_id(&p.raw_bucket, &key, &uploaded.etag);
     let transcode_key = format!("takes/{take_id}/records/transcode.json");
 
-    // Kill the transcode worker while it works on the take.
     let _: ProbeRecord = p.record(&take_id, "probe", Duration::from_secs(120)).await;
     let lease = format!("leases/transcode/{take_id}.json");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while p.media.head(&lease).await.expect("head").is_none() {
+
+    // SIGTERM while it works: the worker gives the job back within its
+    // grace and exits cleanly; nothing looks finished.
+    let first = p.lease_holder(&lease, None).await;
+    let mut worker = p.take_worker("transcode");
+    let term = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(term.success());
+    let stopped = Instant::now();
+    let status = loop {
+        if let Some(status) = worker.try_wait().expect("wait") {
+            break status;
+        }
         assert!(
-            Instant::now() < deadline,
-            "the transcode never started\n{}",
+            stopped.elapsed() < Duration::from_secs(30),
+            "SIGTERM did not stop the worker\n{}",
             p.logs()
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status:?}\n{}", p.logs());
+    assert!(p.media.head(&transcode_key).await.expect("head").is_none());
+
+    // The handed-back job is taken at once by the next worker; SIGKILL it
+    // mid-job: no hand-back, no record.
+    p.spawn(
+        "transcode-2",
+        &["worker", "transcode", "--no-qc", "--lease-secs", "4"],
+    );
+    p.lease_holder(&lease, Some(&first)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (_, mut victim) = p
-        .workers
-        .iter()
-        .position(|(n, _)| n == "transcode")
-        .map(|i| p.workers.remove(i))
-        .expect("transcode worker");
+    let mut victim = p.take_worker("transcode-2");
     victim.kill().expect("SIGKILL the transcode worker");
     let _ = victim.wait();
     assert!(
@@ -569,10 +636,10 @@ async fn a_killed_transcode_worker_and_a_store_outage_lose_no_job_and_show_no_pa
         "a killed transcode must not look finished"
     );
 
-    // A new worker takes the job over once the dead one's lease expires;
+    // A third worker takes the job over once the dead one's lease expires;
     // the store goes away for 10 s while it works.
     p.spawn(
-        "transcode-2",
+        "transcode-3",
         &["worker", "transcode", "--no-qc", "--lease-secs", "4"],
     );
     tokio::time::sleep(Duration::from_secs(6)).await;
