@@ -4,7 +4,8 @@
 # benchmark baselines (ffmpeg/ffprobe, mediainfo); cmake, which builds the
 # whisper.cpp that captions use; espeak-ng, which speaks the caption tests'
 # known text; curl, the plain HTTP client the distributed tests download
-# the authors' links with. Idempotent: installs only
+# the authors' links with; prometheus for promtool, which checks the deploy/
+# alert rules and scrape config. Idempotent: installs only
 # what is missing, and does nothing when everything is there.
 set -euo pipefail
 
@@ -24,6 +25,7 @@ PACKAGES=(
   cmake
   espeak-ng
   curl
+  prometheus
 )
 
 missing=()
