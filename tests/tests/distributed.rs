@@ -5,6 +5,8 @@
 //! the workers' read-only key for the raw bucket, their read-write key for
 //! the media bucket), and an SMTP server that captures the author notices.
 
+#[path = "../../services/broker/tests/support/consumer_timeout.rs"]
+mod consumer_timeout;
 #[path = "../../services/storage/tests/garage/mod.rs"]
 #[allow(dead_code)] // the storage tests use all of it, these tests part
 mod garage;
@@ -252,6 +254,25 @@ impl Pipeline {
         );
     }
 
+    /// No scratch copy is left once the jobs are done, whatever happened to
+    /// the workers that made them.
+    fn assert_scratch_empty(&self) {
+        let dir = self.work.path().join("scratch");
+        let left: Vec<String> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            left.is_empty(),
+            "scratch copies left in {}: {left:?}",
+            dir.display()
+        );
+    }
+
     fn topology(&self) -> Topology {
         Topology::new(self.prefix.clone())
     }
@@ -359,6 +380,17 @@ fn http_get(url: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The sum of every sample of `/metrics` text whose series starts with
+/// `prefix` (a name, or a name with its first labels); `None` when none does.
+fn metric(text: &str, prefix: &str) -> Option<f64> {
+    let values: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
 }
 
 /// Downloads a presigned link with curl, a plain HTTP client.
@@ -530,17 +562,14 @@ async fn an_upload_seen_three_ways_becomes_one_published_take_with_working_links
     for name in ["probe", "transcode", "caption", "report"] {
         assert!(p.worker_alive(name), "the {name} worker died\n{}", p.logs());
     }
+    p.assert_scratch_empty();
 
     // The probe worker's metrics saw its jobs: one probe (the duplicates
     // were dropped at ingest), bytes read from the raw bucket.
     assert_eq!(http_get(&format!("http://{metrics}/healthz")).trim(), "ok");
     let text = http_get(&format!("http://{metrics}/metrics"));
-    let value = |name: &str| -> f64 {
-        text.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
+    let value = |name: &str| {
+        metric(&text, name).unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
     };
     assert_eq!(
         value("moocpipe_jobs_started_total{stage=\"probe\"}"),
@@ -666,6 +695,8 @@ async fn a_stopped_a_killed_transcode_worker_and_a_store_outage_lose_no_job_and_
     assert_eq!(notices_to(&p.smtp.messages(), AUTHOR), 1);
     assert!(p.dead_letters("transcode").is_empty(), "{}", p.logs());
     p.assert_raw_unchanged(&key, &uploaded, &take).await;
+    // transcode-2's copy, left by the SIGKILL, was swept when transcode-3 started.
+    p.assert_scratch_empty();
 }
 
 /// Publishes `body` to a queue through the default exchange, optionally
@@ -777,5 +808,131 @@ async fn a_malformed_message_and_a_corrupt_take_are_dead_lettered_at_once_and_th
         "the probe worker died\n{}",
         p.logs()
     );
+
+    // The operator's view: replay sends both back (they fail again, the
+    // same way: one delivery each, no notice twice), purge empties it.
+    let out = p.run(&["dlq", "replay", "probe"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 sent back"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while p.dead_letters("probe").len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the replayed letters did not come back\n{}",
+            p.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let out = p.run(&["dlq", "purge", "probe"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 deleted"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(p.dead_letters("probe").is_empty());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        notices_to(&p.smtp.messages(), AUTHOR),
+        1,
+        "a replay must not notify twice"
+    );
     p.assert_raw_unchanged(&key, &uploaded, &corrupt).await;
+    p.assert_scratch_empty();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transcode_longer_than_consumer_timeout_runs_once_and_completes() {
+    let mut p = Pipeline::start().await;
+    let low = consumer_timeout::LowConsumerTimeout::set();
+
+    // Control: a plain consumer holding a delivery past 5 s loses its
+    // channel, so the broker really enforces the lowered timeout.
+    let connection = AmqpConfig::new(DEFAULT_AMQP_URL)
+        .connect()
+        .await
+        .expect("connect");
+    let control = connection.create_channel().await.expect("channel");
+    let scratch = format!("{}.control", p.prefix);
+    publish_raw(&scratch, b"{}".to_vec(), true).await;
+    let mut consumer = control
+        .basic_consume(
+            &scratch,
+            "control",
+            Default::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("consume");
+    let _held = futures_util::StreamExt::next(&mut consumer)
+        .await
+        .expect("a delivery")
+        .expect("delivery");
+
+    p.spawn("ingest", &["ingest", "--scan-interval-secs", "1"]);
+    for stage in ["probe", "report"] {
+        p.spawn(stage, &["worker", stage, "--no-captions"]);
+    }
+    let metrics = format!("127.0.0.1:{}", free_port());
+    p.spawn(
+        "transcode",
+        &[
+            "worker",
+            "transcode",
+            "--no-qc",
+            "--lease-secs",
+            "3",
+            "--metrics-addr",
+            &metrics,
+        ],
+    );
+    let take = media::compliant_prores_10s();
+    let key = KEY.replace("take-01", "take-04");
+    let uploaded = p.upload(&key, &take).await;
+    let take_id = moocpipe_ingest::take_id(&p.raw_bucket, &key, &uploaded.etag);
+    let transcode: TranscodeRecord = p
+        .record(&take_id, "transcode", Duration::from_secs(600))
+        .await;
+    let control_closed = !control.status().connected();
+    let text = http_get(&format!("http://{metrics}/metrics"));
+    drop(low);
+    if let Ok(channel) = connection.create_channel().await {
+        let _ = channel.queue_delete(&scratch, Default::default()).await;
+    }
+    let _ = connection.close(200, "done").await;
+
+    assert!(
+        control_closed,
+        "a held delivery outlived consumer_timeout: the test proves nothing"
+    );
+    assert_eq!(transcode.verdict, TakeVerdict::Pass, "{transcode:?}");
+    let seconds = metric(&text, "moocpipe_job_duration_seconds_sum").unwrap_or(0.0);
+    assert!(
+        seconds > 7.0,
+        "the transcode took {seconds} s, not longer than the 5 s timeout: the test proves nothing"
+    );
+    assert_eq!(
+        metric(&text, "moocpipe_jobs_started_total{stage=\"transcode\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "moocpipe_broker_reconnects_total").unwrap_or(0.0),
+        0.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "moocpipe_jobs_duplicate_total").unwrap_or(0.0),
+        0.0,
+        "{text}"
+    );
+    assert!(p.dead_letters("transcode").is_empty());
+    p.assert_raw_unchanged(&key, &uploaded, &take).await;
 }

@@ -7,8 +7,11 @@
 //! the consumer_timeout test lowers the timeout and restores it, the
 //! reconnect test closes its own worker's connection.
 
+#[path = "support/consumer_timeout.rs"]
+mod consumer_timeout;
+
+use consumer_timeout::{rabbitmqctl, LowConsumerTimeout};
 use std::collections::HashMap;
-use std::process::Command;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -925,70 +928,6 @@ async fn an_expired_lease_is_swept_and_its_job_rerun() {
     .await;
     shutdown.cancel();
     worker.await.expect("worker ends");
-}
-
-fn rabbitmqctl(args: &[&str]) -> Result<String, String> {
-    let output = Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .map_err(|e| format!("rabbitmqctl: {e}"))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(format!(
-            "rabbitmqctl {args:?}: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    }
-}
-
-/// Lowers `consumer_timeout` to 5 s and makes channels check it every
-/// second (RabbitMQ's own test suites do the same); puts both back on drop.
-struct LowConsumerTimeout {
-    tick: String,
-    timeout: String,
-}
-
-impl LowConsumerTimeout {
-    fn set() -> Self {
-        let get = |key: &str| {
-            rabbitmqctl(&["eval", &format!("application:get_env(rabbit, {key}).")])
-                .unwrap_or_else(|e| panic!("rabbitmqctl is needed (as root) for this test: {e}"))
-        };
-        let guard = LowConsumerTimeout {
-            tick: get("channel_tick_interval"),
-            timeout: get("consumer_timeout"),
-        };
-        for command in [
-            "application:set_env(rabbit, channel_tick_interval, 1000).",
-            "application:set_env(rabbit, consumer_timeout, 5000).",
-        ] {
-            rabbitmqctl(&["eval", command]).expect("rabbitmqctl eval");
-        }
-        guard
-    }
-
-    fn restore(key: &str, was: &str) {
-        let command = match was
-            .trim()
-            .strip_prefix("{ok,")
-            .and_then(|v| v.strip_suffix('}'))
-        {
-            Some(value) => format!("application:set_env(rabbit, {key}, {value})."),
-            None => format!("application:unset_env(rabbit, {key})."),
-        };
-        if let Err(error) = rabbitmqctl(&["eval", &command]) {
-            eprintln!("could not restore {key}: {error}");
-        }
-    }
-}
-
-impl Drop for LowConsumerTimeout {
-    fn drop(&mut self) {
-        Self::restore("consumer_timeout", &self.timeout);
-        Self::restore("channel_tick_interval", &self.tick);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

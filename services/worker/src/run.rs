@@ -87,6 +87,7 @@ pub async fn run_stage(
     run: RunOptions,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
+    crate::scratch::sweep_stale(&settings.scratch_dir);
     let registry = Registry::new();
     let ctx = Arc::new(Context {
         metrics: StageMetrics::register(&registry, stage)

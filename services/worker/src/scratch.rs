@@ -5,7 +5,10 @@
 //! bounded — a source larger than `MOOCPIPE_SCRATCH_MAX_BYTES` is refused
 //! before a byte is fetched — and lives in a temporary folder that is
 //! removed when the [`ScratchCopy`] is dropped: on success, on error, and
-//! when the job is given up. Author caption files (`<take>.vtt`/`.srt`) are
+//! when the job is given up. A worker killed outright (SIGKILL, a crash)
+//! cannot remove its copy; its folder is named after its process id, and
+//! every worker removes the folders of processes that are gone when it
+//! starts ([`sweep_stale`]). Author caption files (`<take>.vtt`/`.srt`) are
 //! copied beside it, so the caption stage finds them as it does on disk.
 
 use crate::{storage_error, Context};
@@ -14,6 +17,43 @@ use moocpipe_proto::TakeJob;
 use moocpipe_storage::ObjectStore;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
+
+/// Scratch folders are `moocpipe-<pid>-<take id>-<random>`.
+const PREFIX: &str = "moocpipe-";
+
+/// Removes the scratch folders under `root` left by processes that no
+/// longer run (a worker killed mid-job). Returns how many it removed;
+/// folders it cannot read or remove are logged and left.
+pub fn sweep_stale(root: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        match std::fs::remove_dir_all(entry.path()) {
+            Ok(()) => {
+                tracing::info!(folder = %entry.path().display(), pid, "removed the scratch copy of a worker that is gone");
+                removed += 1;
+            }
+            Err(error) => {
+                tracing::warn!(folder = %entry.path().display(), %error, "cannot remove a stale scratch folder")
+            }
+        }
+    }
+    removed
+}
 
 /// A source copied to scratch; removed on drop.
 #[derive(Debug)]
@@ -78,7 +118,11 @@ pub async fn fetch(
         ))
     })?;
     let dir = tempfile::Builder::new()
-        .prefix(&format!("moocpipe-{}-", job.take.take_id))
+        .prefix(&format!(
+            "{PREFIX}{}-{}-",
+            std::process::id(),
+            job.take.take_id
+        ))
         .tempdir_in(root)
         .map_err(|e| {
             JobError::Transient(format!(
@@ -105,4 +149,26 @@ pub async fn fetch(
     }
     tracing::debug!(%location, bytes, scratch = %path.display(), "source copied to scratch");
     Ok(ScratchCopy { dir, path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_of_dead_processes_are_swept_and_live_ones_kept() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let mine = root
+            .path()
+            .join(format!("{PREFIX}{}-take-abc", std::process::id()));
+        // Pid 0 is never a process of ours; /proc/0 does not exist.
+        let dead = root.path().join(format!("{PREFIX}0-take-abc-x1"));
+        let other = root.path().join("someone-elses");
+        for dir in [&mine, &dead, &other] {
+            std::fs::create_dir_all(dir.join("renditions")).expect("mkdir");
+        }
+        assert_eq!(sweep_stale(root.path()), 1);
+        assert!(mine.exists() && other.exists() && !dead.exists());
+        assert_eq!(sweep_stale(&root.path().join("missing")), 0);
+    }
 }
