@@ -151,13 +151,14 @@ impl Pipeline {
     }
 
     /// Every worker, each with a short lease so a killed one is noticed
-    /// soon. Returns where the probe worker serves /metrics.
-    fn spawn_all(&mut self) -> String {
+    /// soon. Returns where the probe and the caption workers serve /metrics.
+    fn spawn_all(&mut self) -> (String, String) {
         self.spawn(
             "ingest",
             &["ingest", "--scan-interval-secs", "1", "--lease-secs", "4"],
         );
         let metrics = format!("127.0.0.1:{}", free_port());
+        let caption_metrics = format!("127.0.0.1:{}", free_port());
         for stage in ["probe", "transcode", "caption", "report"] {
             let mut args = vec![
                 "worker",
@@ -170,9 +171,12 @@ impl Pipeline {
             if stage == "probe" {
                 args.extend(["--metrics-addr", &metrics]);
             }
+            if stage == "caption" {
+                args.extend(["--metrics-addr", &caption_metrics]);
+            }
             self.spawn(stage, &args);
         }
-        metrics
+        (metrics, caption_metrics)
     }
 
     /// `moocpipe <args>` to its end, with this pipeline's environment.
@@ -418,7 +422,7 @@ fn notices_to(mails: &[CapturedMail], to: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_seen_three_ways_becomes_one_published_take_with_working_links_and_one_notice() {
     let mut p = Pipeline::start().await;
-    let metrics = p.spawn_all();
+    let (metrics, caption_metrics) = p.spawn_all();
     let take = spoken_take();
     let sidecar_key = KEY.replace(".mov", ".json");
     p.uploader
@@ -583,6 +587,15 @@ async fn an_upload_seen_three_ways_becomes_one_published_take_with_working_links
     assert!(
         text.contains("moocpipe_job_duration_seconds_bucket"),
         "{text}"
+    );
+    // The caption stage read the take by ranges, about once (no copy, no
+    // second pass), besides the author's caption files it looked for.
+    let captions = http_get(&format!("http://{caption_metrics}/metrics"));
+    let read = metric(&captions, "moocpipe_bytes_read_total{stage=\"caption\"}").unwrap_or(0.0);
+    assert!(
+        read >= uploaded.size as f64 && read < uploaded.size as f64 * 1.2,
+        "the caption stage read {read} of {} bytes",
+        uploaded.size
     );
 }
 

@@ -21,7 +21,7 @@ use crate::cues::{Cue, Word};
 use crate::subtitle::{Format, SubtitleError};
 use crate::voice::VoiceMap;
 use moocpipe_media::speech::{SpeechAudio, SPEECH_RATE};
-use moocpipe_media::MediaError;
+use moocpipe_media::{MediaError, Source};
 use moocpipe_proto::{
     CaptionRecord, CaptionSource, CaptionWarning, CaptionWarningKind, ErrorKind, SCHEMA_VERSION,
 };
@@ -91,8 +91,8 @@ pub fn author_file(take: &Path) -> Option<PathBuf> {
 }
 
 /// Captions for the take at `path` (named `file` in messages) in
-/// `language`: the author's file when there is one, else recognition.
-/// `progress` gets the fraction of the audio done.
+/// `language`: the author's file beside it when there is one, else
+/// recognition. `progress` gets the fraction of the audio done.
 pub fn run(
     file: &str,
     path: &Path,
@@ -101,16 +101,41 @@ pub fn run(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Captions, CaptionError> {
+    let source = Source::File(path.to_path_buf());
+    let author = author_file(path);
+    run_source(
+        file,
+        &source,
+        author.as_deref(),
+        language,
+        config,
+        cancel,
+        progress,
+    )
+}
+
+/// [`run`] over any [`Source`] (the distributed caption stage reads the
+/// take by ranges from the store), with the author's caption file, when
+/// there is one, given by the caller.
+pub fn run_source(
+    file: &str,
+    source: &Source,
+    author: Option<&Path>,
+    language: Option<&str>,
+    config: &CaptionConfig,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Captions, CaptionError> {
     let language = language.unwrap_or(&config.default_language).to_string();
-    let origin = match author_file(path) {
-        Some(sub) => Origin::Author(sub),
+    let origin = match author {
+        Some(sub) => Origin::Author(sub.to_path_buf()),
         None => Origin::Speech(load_model(config, &language)?),
     };
     let model = match &origin {
         Origin::Speech(m) => Some(m),
         Origin::Author(_) => None,
     };
-    let heard = listen(file, path, config, model, &language, cancel, progress)?;
+    let heard = listen(file, source, config, model, &language, cancel, progress)?;
 
     let mut warnings = Vec::new();
     if !heard.has_audio {
@@ -336,7 +361,7 @@ struct Heard {
 /// at the quietest moment of its last seconds so no word is cut in two.
 fn listen(
     file: &str,
-    path: &Path,
+    source: &Source,
     config: &CaptionConfig,
     model: Option<&LoadedModel>,
     language: &str,
@@ -344,7 +369,7 @@ fn listen(
     progress: &mut dyn FnMut(f64),
 ) -> Result<Heard, CaptionError> {
     let rate = SPEECH_RATE as f64;
-    let mut audio = SpeechAudio::open(file, path)?;
+    let mut audio = SpeechAudio::open(file, source)?;
     let mut voice = VoiceMap::new(config.voice_dbfs);
     let chunk = ((config.chunk_seconds.max(10.0)) * rate) as usize;
     let mut buffer: Vec<f32> = Vec::with_capacity(chunk + SPEECH_RATE as usize);

@@ -494,9 +494,10 @@ fn transcode_take(
             message: e.to_string(),
         })?;
     }
+    let source = moocpipe_media::Source::File(source.to_path_buf());
     let job = moocpipe_transcode::TranscodeJob {
         take,
-        source,
+        source: &source,
         probe,
         out_dir: &out_dir,
         scratch_dir: &scratch,

@@ -45,7 +45,8 @@ pub fn analyse(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Analysed, MediaError> {
-    let (pipeline, guard, decode) = crate::pipeline::open_decode(file, path)?;
+    let source = crate::Source::File(path.to_path_buf());
+    let (pipeline, guard, decode) = crate::pipeline::open_decode(file, &source)?;
     let internal = |m: String| MediaError::Internal {
         file: file.to_string(),
         message: m,

@@ -9,7 +9,6 @@ use crate::error::MediaError;
 use crate::pipeline::{wait_for_eos, PipelineGuard};
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -84,11 +83,11 @@ struct Shared {
     streams: Vec<StreamTally>,
 }
 
-/// Runs the pass over `path`, giving up at `deadline`. `progress` is called
+/// Runs the pass over `source`, giving up at `deadline`. `progress` is called
 /// now and then with the fraction of the file's duration read so far.
 pub fn run(
     file: &str,
-    path: &Path,
+    source: &crate::Source,
     deadline: Instant,
     timeout_secs: u64,
     progress: &mut dyn FnMut(f64),
@@ -99,10 +98,7 @@ pub fn run(
     };
     let pipeline = gst::Pipeline::new();
     let guard = PipelineGuard(pipeline.clone());
-    let src = gst::ElementFactory::make("filesrc")
-        .property("location", path.to_string_lossy().as_ref())
-        .build()
-        .map_err(|e| internal(format!("filesrc: {e}")))?;
+    let src = crate::source::element(file, source)?;
     let typefind = gst::ElementFactory::make("typefind")
         .build()
         .map_err(|e| internal(format!("typefind: {e}")))?;

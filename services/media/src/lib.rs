@@ -11,11 +11,13 @@ mod demux;
 pub mod error;
 mod measure;
 mod pipeline;
+pub mod source;
 pub mod speech;
 pub mod transcode;
 
 pub use error::MediaError;
-pub use measure::{measure, MeasureOptions, Measurement};
+pub use measure::{measure, measure_source, MeasureOptions, Measurement};
+pub use source::{RangeReader, Source};
 
 /// Initialises GStreamer once per process. Safe to call many times.
 pub fn init() -> Result<(), MediaError> {

@@ -9,6 +9,7 @@
 use crate::codec;
 use crate::demux::{self, StreamTally};
 use crate::error::MediaError;
+use crate::Source;
 use gstreamer as gst;
 use moocpipe_proto::{AudioFacts, Fraction, Interlacing, StreamCounts, VideoFacts};
 use std::path::Path;
@@ -51,20 +52,32 @@ pub fn measure(
     options: &MeasureOptions,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Measurement, MediaError> {
-    let size_bytes = preflight(file, path)?;
+    preflight(file, path)?;
+    let absolute = std::fs::canonicalize(path).map_err(|e| MediaError::from_io(file, &e))?;
+    measure_source(file, &Source::File(absolute), options, progress)
+}
+
+/// [`measure`] over any [`Source`]: a file, or a remote object read by
+/// ranges as the demuxer asks for them.
+pub fn measure_source(
+    file: &str,
+    source: &Source,
+    options: &MeasureOptions,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Measurement, MediaError> {
+    let size_bytes = crate::source::preflight(file, source)?;
     crate::init()?;
     let started = Instant::now();
     let deadline = started + options.timeout;
-    let absolute = std::fs::canonicalize(path).map_err(|e| MediaError::from_io(file, &e))?;
     let timeout_secs = options.timeout.as_secs();
 
-    let pass = demux::run(file, &absolute, deadline, timeout_secs, progress)?;
+    let pass = demux::run(file, source, deadline, timeout_secs, progress)?;
     tracing::debug!(
         file,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "measured"
     );
-    merge(file, path, size_bytes, pass)
+    merge(file, source.name_path(), size_bytes, pass)
 }
 
 /// Refuses what is not a readable, non-empty regular file before GStreamer

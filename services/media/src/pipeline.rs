@@ -88,14 +88,15 @@ pub(crate) fn discard(pipeline: &gst::Pipeline, pad: &gst::Pad) {
     }
 }
 
-/// A new pipeline `filesrc ! decodebin` over `path`, after the preflight
-/// checks, with its guard: the start of every decode of a take (analysis,
-/// speech). The caller links decodebin's pads.
+/// A new pipeline `<source> ! decodebin` (filesrc, or an appsrc reading
+/// ranges of a remote object), after the preflight checks, with its guard:
+/// the start of every decode of a take (analysis, speech). The caller links
+/// decodebin's pads.
 pub(crate) fn open_decode(
     file: &str,
-    path: &std::path::Path,
+    source: &crate::Source,
 ) -> Result<(gst::Pipeline, PipelineGuard, gst::Element), MediaError> {
-    crate::measure::preflight(file, path)?;
+    crate::source::preflight(file, source)?;
     crate::init()?;
     let internal = |m: String| MediaError::Internal {
         file: file.to_string(),
@@ -103,10 +104,7 @@ pub(crate) fn open_decode(
     };
     let pipeline = gst::Pipeline::new();
     let guard = PipelineGuard(pipeline.clone());
-    let src = gst::ElementFactory::make("filesrc")
-        .property("location", path.to_string_lossy().as_ref())
-        .build()
-        .map_err(|e| internal(e.to_string()))?;
+    let src = crate::source::element(file, source)?;
     let decode = gst::ElementFactory::make("decodebin")
         .build()
         .map_err(|e| internal(e.to_string()))?;

@@ -12,7 +12,6 @@ use crate::pipeline::{check_cancel, PipelineGuard};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -33,9 +32,10 @@ pub struct SpeechAudio {
 }
 
 impl SpeechAudio {
-    /// Opens `path` and starts decoding its audio.
-    pub fn open(file: &str, path: &Path) -> Result<Self, MediaError> {
-        let (pipeline, guard, decode) = crate::pipeline::open_decode(file, path)?;
+    /// Opens `source` and starts decoding its audio (the picture is
+    /// demuxed but never decoded).
+    pub fn open(file: &str, source: &crate::Source) -> Result<Self, MediaError> {
+        let (pipeline, guard, decode) = crate::pipeline::open_decode(file, source)?;
         let internal = |m: String| MediaError::Internal {
             file: file.to_string(),
             message: m,

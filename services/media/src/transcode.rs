@@ -37,7 +37,7 @@ pub struct RungPlan {
 /// Everything the pipeline needs to know.
 #[derive(Clone)]
 pub struct TranscodePlan {
-    pub source: PathBuf,
+    pub source: crate::Source,
     pub rungs: Vec<RungPlan>,
     /// Whether the source has an audio stream to encode.
     pub audio: bool,
@@ -191,8 +191,7 @@ pub fn transcode(
     let pipeline = gst::Pipeline::new();
     let guard = PipelineGuard(pipeline.clone());
 
-    let src = make("filesrc", file)?;
-    src.set_property("location", plan.source.to_string_lossy().as_ref());
+    let src = crate::source::element(file, &plan.source)?;
     let decode = make("decodebin", file)?;
     pipeline
         .add_many([&src, &decode])

@@ -5,7 +5,7 @@
 pub mod qc;
 pub mod spec;
 
-use moocpipe_media::{MeasureOptions, MediaError};
+use moocpipe_media::{MeasureOptions, Measurement, MediaError, Source};
 use moocpipe_proto::{ProbeError, ProbeRecord, SCHEMA_VERSION};
 use std::path::Path;
 
@@ -17,9 +17,35 @@ pub fn run(
     options: &MeasureOptions,
     progress: &mut dyn FnMut(f64),
 ) -> ProbeRecord {
-    let span = tracing::info_span!("probe", file);
-    let _enter = span.enter();
-    match moocpipe_media::measure(file, path, options, progress) {
+    let _span = tracing::info_span!("probe", file).entered();
+    let measured = moocpipe_media::measure(file, path, options, progress);
+    record(file, measured, || {
+        std::fs::metadata(path).ok().map(|m| m.len())
+    })
+}
+
+/// [`run`] over any [`Source`]: the distributed probe reads a take from the
+/// store by ranges, as the demuxer asks for them, without copying it first.
+pub fn run_source(
+    file: &str,
+    source: &Source,
+    options: &MeasureOptions,
+    progress: &mut dyn FnMut(f64),
+) -> ProbeRecord {
+    let _span = tracing::info_span!("probe", file).entered();
+    let measured = moocpipe_media::measure_source(file, source, options, progress);
+    record(file, measured, || match source {
+        Source::File(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+        Source::Remote { size, .. } => Some(*size),
+    })
+}
+
+fn record(
+    file: &str,
+    measured: Result<Measurement, MediaError>,
+    size: impl FnOnce() -> Option<u64>,
+) -> ProbeRecord {
+    match measured {
         Ok(m) => {
             let rules = spec::evaluate(&m.video, &m.audio, m.streams);
             tracing::info!(verdict = %ProbeRecord::verdict_of(&rules), "probed");
@@ -40,11 +66,7 @@ pub fn run(
         }
         Err(e) => {
             tracing::warn!(kind = %e.kind(), "cannot check: {e}");
-            ProbeRecord::failed(
-                file,
-                std::fs::metadata(path).ok().map(|m| m.len()),
-                error_of(&e),
-            )
+            ProbeRecord::failed(file, size(), error_of(&e))
         }
     }
 }

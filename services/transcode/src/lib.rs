@@ -15,7 +15,7 @@ pub use ladder::{RungConfig, TranscodeConfig};
 
 use moocpipe_media::analyse::AnalysisSink;
 use moocpipe_media::transcode::{RungPlan, TranscodePlan, TranscodeProgress};
-use moocpipe_media::MediaError;
+use moocpipe_media::{MediaError, Source};
 use moocpipe_proto::transcode::EncodeSettings;
 use moocpipe_proto::{
     ErrorKind, ProbeRecord, TakeRef, TakeVerdict, TranscodeRecord, SCHEMA_VERSION,
@@ -55,7 +55,7 @@ impl TranscodeError {
 #[derive(Clone, Copy)]
 pub struct TranscodeJob<'a> {
     pub take: &'a TakeRef,
-    pub source: &'a Path,
+    pub source: &'a Source,
     pub probe: &'a ProbeRecord,
     pub out_dir: &'a Path,
     pub scratch_dir: &'a Path,
@@ -82,7 +82,7 @@ pub fn run(
     } = job;
     let span = tracing::info_span!("transcode", take_id = %take.take_id);
     let _enter = span.enter();
-    let file = source.display().to_string();
+    let file = source.name_path().display().to_string();
     let video = probe
         .video
         .as_ref()
@@ -116,7 +116,7 @@ pub fn run(
         });
     }
     let plan = TranscodePlan {
-        source: source.to_path_buf(),
+        source: source.clone(),
         rungs: plans,
         audio: probe.streams.audio > 0,
         audio_bitrate_bps: config.audio_bitrate_bps,

@@ -8,8 +8,7 @@
 //! | `MOOCPIPE_RAW_S3_BUCKET` | the studio's raw bucket (read only) | required |
 //! | `MOOCPIPE_RAW_S3_ACCESS_KEY_ID`, `MOOCPIPE_RAW_S3_SECRET_ACCESS_KEY` | a key that can only read it | the media bucket's key |
 //! | `MOOCPIPE_RAW_S3_ENDPOINT`, `MOOCPIPE_RAW_S3_REGION`, `MOOCPIPE_RAW_S3_PATH_STYLE` | when the raw bucket lives elsewhere | the media bucket's |
-//! | `MOOCPIPE_SCRATCH_DIR` | where sources are copied while a stage reads them | the system's temp folder |
-//! | `MOOCPIPE_SCRATCH_MAX_BYTES` | the largest source a worker copies | 68719476736 (64 GiB) |
+//! | `MOOCPIPE_SCRATCH_DIR` | where a stage writes its outputs before uploading them | the system's temp folder |
 //! | `MOOCPIPE_LINK_EXPIRY_SECS` | lifetime of download links, at most 7 days | 604800 |
 
 use moocpipe_caption::CaptionConfig;
@@ -24,12 +23,7 @@ use std::time::Duration;
 
 pub const ENV_RAW_BUCKET: &str = "MOOCPIPE_RAW_S3_BUCKET";
 pub const ENV_SCRATCH_DIR: &str = "MOOCPIPE_SCRATCH_DIR";
-pub const ENV_SCRATCH_MAX: &str = "MOOCPIPE_SCRATCH_MAX_BYTES";
 pub const ENV_LINK_EXPIRY: &str = "MOOCPIPE_LINK_EXPIRY_SECS";
-
-/// The largest source copied to scratch by default: above the 50 GB the
-/// studio's takes reach.
-pub const DEFAULT_SCRATCH_MAX: u64 = 64 * 1024 * 1024 * 1024;
 
 /// The two buckets: the studio's raw takes (read only) and the pipeline's
 /// media and records.
@@ -70,10 +64,8 @@ pub fn raw_config(lookup: &impl Fn(&str) -> Option<String>) -> Result<S3Config, 
 /// How the stages run in a worker.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Sources are copied below here while a stage reads them.
+    /// Outputs are written below here before they are uploaded.
     pub scratch_dir: PathBuf,
-    /// A larger source is refused (permanent error) rather than copied.
-    pub scratch_max_bytes: u64,
     /// Lifetime of the download links in a take's notice.
     pub link_expiry: Duration,
     pub probe: MeasureOptions,
@@ -117,7 +109,6 @@ impl Settings {
             scratch_dir: lookup(ENV_SCRATCH_DIR)
                 .filter(|v| !v.trim().is_empty())
                 .map_or_else(std::env::temp_dir, PathBuf::from),
-            scratch_max_bytes: number(ENV_SCRATCH_MAX, DEFAULT_SCRATCH_MAX)?,
             link_expiry,
             probe: MeasureOptions::default(),
             transcode: TranscodeConfig::default(),
@@ -172,9 +163,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains(ENV_LINK_EXPIRY), "{error}");
-        let error = Settings::from_lookup(env(&[(ENV_SCRATCH_MAX, "lots")]))
+        let error = Settings::from_lookup(env(&[(ENV_LINK_EXPIRY, "soon")]))
             .unwrap_err()
             .to_string();
-        assert!(error.contains(ENV_SCRATCH_MAX), "{error}");
+        assert!(error.contains(ENV_LINK_EXPIRY), "{error}");
     }
 }

@@ -22,8 +22,10 @@
 //!   record points to and that the next attempt overwrites with the same
 //!   bytes;
 //! - the raw bucket is only read, with its own credentials ([`Stores`]);
-//! - sources are copied to a bounded scratch folder ([`scratch`]) that is
-//!   removed on every path;
+//! - every stage reads the raw take by ranged GETs as the demuxer asks for
+//!   them ([`remote`]), never copying it first; outputs are written to a
+//!   work folder ([`scratch`]) removed on every path before they are
+//!   uploaded;
 //! - leases live in the media bucket ([`leases`]);
 //! - `/metrics` and `/healthz` ([`serve`]).
 
@@ -32,6 +34,7 @@ pub mod events;
 pub mod ingest;
 pub mod leases;
 pub mod metrics;
+pub mod remote;
 pub mod run;
 pub mod scratch;
 pub mod serve;

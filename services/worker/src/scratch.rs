@@ -1,20 +1,19 @@
-//! Sources on local disk while a stage reads them.
+//! Local work folders for a job's outputs.
 //!
-//! The GStreamer stages read files, so a worker copies the raw object to a
-//! scratch folder first (streamed, never held in memory). The copy is
-//! bounded — a source larger than `MOOCPIPE_SCRATCH_MAX_BYTES` is refused
-//! before a byte is fetched — and lives in a temporary folder that is
-//! removed when the [`ScratchCopy`] is dropped: on success, on error, and
-//! when the job is given up. A worker killed outright (SIGKILL, a crash)
-//! cannot remove its copy; its folder is named after its process id, and
-//! every worker removes the folders of processes that are gone when it
-//! starts ([`sweep_stale`]). Author caption files (`<take>.vtt`/`.srt`) are
-//! copied beside it, so the caption stage finds them as it does on disk.
+//! Sources are not copied: every stage reads the raw take by ranges
+//! ([`crate::remote`]). What a stage writes before uploading it —
+//! renditions, HLS segments, captions, mp4mux's scratch — goes to a
+//! temporary folder under `MOOCPIPE_SCRATCH_DIR`, removed when the
+//! [`Scratch`] is dropped: on success, on error, and when the job is given
+//! up. A worker killed outright (SIGKILL, a crash) cannot remove its
+//! folder; the folder is named after its process id, and every worker
+//! removes the folders of processes that are gone when it starts
+//! ([`sweep_stale`]).
 
 use crate::{storage_error, Context};
 use moocpipe_broker::JobError;
 use moocpipe_proto::TakeJob;
-use moocpipe_storage::ObjectStore;
+use moocpipe_storage::{ObjectStore, StorageError};
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
@@ -55,20 +54,39 @@ pub fn sweep_stale(root: &Path) -> usize {
     removed
 }
 
-/// A source copied to scratch; removed on drop.
+/// A job's work folder; removed on drop.
 #[derive(Debug)]
-pub struct ScratchCopy {
+pub struct Scratch {
     dir: TempDir,
-    path: PathBuf,
 }
 
-impl ScratchCopy {
-    /// The copy of the take.
-    pub fn path(&self) -> &Path {
-        &self.path
+impl Scratch {
+    /// A new folder for the job of `take_id`.
+    pub fn create(ctx: &Context, take_id: &str) -> Result<Scratch, JobError> {
+        let root = &ctx.settings.scratch_dir;
+        std::fs::create_dir_all(root).map_err(|e| {
+            JobError::Transient(format!(
+                "cannot create scratch folder {}: {e}",
+                root.display()
+            ))
+        })?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{PREFIX}{}-{take_id}-", std::process::id()))
+            .tempdir_in(root)
+            .map_err(|e| {
+                JobError::Transient(format!(
+                    "cannot create a scratch folder in {}: {e}",
+                    root.display()
+                ))
+            })?;
+        Ok(Scratch { dir })
     }
 
-    /// A folder of the copy's own for outputs; removed with it.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A sub-folder, created.
     pub fn work_dir(&self, name: &str) -> Result<PathBuf, JobError> {
         let dir = self.dir.path().join(name);
         std::fs::create_dir_all(&dir).map_err(|e| {
@@ -81,74 +99,31 @@ impl ScratchCopy {
     }
 }
 
-/// Copies the raw take of `job` to scratch. The object must still be the
-/// version the take id was made from (same ETag): a take replaced by a new
-/// upload is a new take, and this job's is gone (permanent).
-pub async fn fetch(
+/// The author's caption file for the take of `job` — `<take>.vtt`, else
+/// `<take>.srt`, beside it in the raw bucket — downloaded into `scratch`.
+pub async fn author_captions(
     ctx: &Context,
     job: &TakeJob,
-    with_captions: bool,
-) -> Result<ScratchCopy, JobError> {
+    scratch: &Scratch,
+) -> Result<Option<PathBuf>, JobError> {
     let raw = &ctx.stores.raw;
-    let key = &job.take.key;
-    let location = raw.location(key);
-    let meta = raw
-        .head(key)
-        .await
-        .map_err(storage_error)?
-        .ok_or_else(|| JobError::Permanent(format!("{location}: the raw take is gone")))?;
-    if meta.etag != job.etag {
-        return Err(JobError::Permanent(format!(
-            "{location}: replaced by a newer upload (ETag {} instead of {}); the newer one is another take",
-            meta.etag, job.etag
-        )));
-    }
-    let max = ctx.settings.scratch_max_bytes;
-    if meta.size > max {
-        return Err(JobError::Permanent(format!(
-            "{location}: {} bytes is more than the scratch limit of {max} bytes (MOOCPIPE_SCRATCH_MAX_BYTES)",
-            meta.size
-        )));
-    }
-    let root = &ctx.settings.scratch_dir;
-    std::fs::create_dir_all(root).map_err(|e| {
-        JobError::Transient(format!(
-            "cannot create scratch folder {}: {e}",
-            root.display()
-        ))
-    })?;
-    let dir = tempfile::Builder::new()
-        .prefix(&format!(
-            "{PREFIX}{}-{}-",
-            std::process::id(),
-            job.take.take_id
-        ))
-        .tempdir_in(root)
-        .map_err(|e| {
-            JobError::Transient(format!(
-                "cannot create a scratch folder in {}: {e}",
-                root.display()
-            ))
-        })?;
-    let name = key.rsplit('/').next().unwrap_or(key.as_str());
-    let path = dir.path().join(name);
-    let bytes = raw.download_to(key, &path).await.map_err(storage_error)?;
-    ctx.metrics.read(bytes);
-    if with_captions {
-        if let Some((stem, _)) = key.rsplit_once('.') {
-            for ext in ["vtt", "srt"] {
-                let sub_key = format!("{stem}.{ext}");
-                let sub_name = sub_key.rsplit('/').next().unwrap_or(sub_key.as_str());
-                match raw.download_to(&sub_key, &dir.path().join(sub_name)).await {
-                    Ok(bytes) => ctx.metrics.read(bytes),
-                    Err(moocpipe_storage::StorageError::NotFound { .. }) => {}
-                    Err(e) => return Err(storage_error(e)),
-                }
+    let Some((stem, _)) = job.take.key.rsplit_once('.') else {
+        return Ok(None);
+    };
+    for ext in ["vtt", "srt"] {
+        let key = format!("{stem}.{ext}");
+        let name = key.rsplit('/').next().unwrap_or(key.as_str());
+        let path = scratch.path().join(name);
+        match raw.download_to(&key, &path).await {
+            Ok(bytes) => {
+                ctx.metrics.read(bytes);
+                return Ok(Some(path));
             }
+            Err(StorageError::NotFound { .. }) => {}
+            Err(e) => return Err(storage_error(e)),
         }
     }
-    tracing::debug!(%location, bytes, scratch = %path.display(), "source copied to scratch");
-    Ok(ScratchCopy { dir, path })
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! publishes the take without captions, saying why.
 
 use super::{event, next, upload_dir};
-use crate::{blocking, scratch, storage_error, Context};
+use crate::scratch::{self, Scratch};
+use crate::{blocking, remote, storage_error, Context};
 use moocpipe_broker::{Job, JobError, Outgoing, Stage};
 use moocpipe_proto::{CaptionRecord, ErrorKind, TakeJob};
 use moocpipe_storage::layout::{self, Stage as Record};
@@ -37,8 +38,10 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
             "take {take_id}: this worker has captions turned off"
         )));
     };
-    let copy = scratch::fetch(&ctx, &message, true).await?;
-    let out_dir = copy.work_dir("captions")?;
+    let source = remote::source(&ctx, &message).await?;
+    let scratch = Scratch::create(&ctx, &take_id)?;
+    let author = scratch::author_captions(&ctx, &message, &scratch).await?;
+    let out_dir = scratch.work_dir("captions")?;
     let language = message
         .take
         .sidecar
@@ -50,10 +53,11 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
         moocpipe_transcode::naming::base_name(&message.take)
     );
     let file = message.take.key.clone();
-    let (result, copy) = blocking(&job.cancel, move |cancel| {
-        let result = moocpipe_caption::run(
+    let result = blocking(&job.cancel, move |cancel| {
+        moocpipe_caption::run_source(
             &file,
-            copy.path(),
+            &source,
+            author.as_deref(),
             Some(&language),
             &config,
             cancel,
@@ -62,8 +66,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
         .map(|captions| {
             let written = moocpipe_caption::write(&out_dir, &stem, &captions);
             (captions.record, written)
-        });
-        (result, copy)
+        })
     })
     .await?;
     let record = match result {
@@ -85,7 +88,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     };
     upload_dir(
         &ctx,
-        &copy.work_dir("captions")?,
+        &scratch.work_dir("captions")?,
         &captions_prefix(&take_id),
     )
     .await?;
@@ -93,7 +96,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
         .put_json(&record_key, &record)
         .await
         .map_err(storage_error)?;
-    drop(copy);
+    drop(scratch);
     tracing::info!(take_id, cues = record.cues, "captioned");
     done(&message)
 }

@@ -1,6 +1,6 @@
 //! One handler per stage: `handle(ctx, job) -> messages for the next stages`.
 //! Each reads its record first and, when it exists, only sends its messages
-//! again (idempotent by record); otherwise it copies the source to scratch,
+//! again (idempotent by record); otherwise it reads the source by ranges,
 //! runs the stage function on the blocking pool, uploads its outputs and
 //! writes its record last.
 

@@ -8,7 +8,7 @@
 //! `take.probe.failed` event.
 
 use super::{event, next};
-use crate::{blocking, scratch, storage_error, Context};
+use crate::{blocking, remote, storage_error, Context};
 use moocpipe_broker::{Job, JobError, Outgoing, Stage};
 use moocpipe_proto::{ProbeRecord, TakeJob, TakeVerdict};
 use moocpipe_storage::layout;
@@ -28,15 +28,15 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     {
         Some(record) => record,
         None => {
-            let copy = scratch::fetch(&ctx, &message, false).await?;
+            // Read by ranges as the demuxer asks: no copy, and the verdict
+            // does not wait for a 50 GB download to finish first.
+            let source = remote::source(&ctx, &message).await?;
             let file = message.take.key.clone();
             let options = ctx.settings.probe.clone();
-            let (record, copy) = blocking(&job.cancel, move |_| {
-                let record = moocpipe_probe::run(&file, copy.path(), &options, &mut |_| {});
-                (record, copy)
+            let record = blocking(&job.cancel, move |_| {
+                moocpipe_probe::run_source(&file, &source, &options, &mut |_| {})
             })
             .await?;
-            drop(copy);
             if let (TakeVerdict::Error, Some(error)) = (record.verdict, &record.error) {
                 if error.kind.is_transient() {
                     // Not the take's fault (I/O, a time-out): no record, retry.

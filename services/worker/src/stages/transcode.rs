@@ -6,7 +6,8 @@
 //! attempt writes the same names again.
 
 use super::{event, next, upload_dir};
-use crate::{blocking, scratch, storage_error, Context};
+use crate::scratch::Scratch;
+use crate::{blocking, remote, storage_error, Context};
 use moocpipe_broker::{Job, JobError, Outgoing, Stage};
 use moocpipe_probe::qc::{QcSession, ANALYSIS_WIDTH};
 use moocpipe_proto::transcode::EncodeSettings;
@@ -40,18 +41,19 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
             ))
         })?;
 
-    let copy = scratch::fetch(&ctx, &message, false).await?;
-    let out_dir = copy.work_dir("renditions")?;
-    let work = copy.work_dir("work")?;
+    let source = remote::source(&ctx, &message).await?;
+    let scratch = Scratch::create(&ctx, &take_id)?;
+    let out_dir = scratch.work_dir("renditions")?;
+    let work = scratch.work_dir("work")?;
     let config = ctx.settings.transcode.clone();
     let qc = ctx.settings.qc.clone();
     let take = message.take.clone();
-    let (result, qc_result, copy) = blocking(&job.cancel, move |cancel| {
+    let (result, qc_result) = blocking(&job.cancel, move |cancel| {
         let session = qc.as_ref().map(QcSession::new);
         let sink = session.as_ref().map(QcSession::sink);
         let job = moocpipe_transcode::TranscodeJob {
             take: &take,
-            source: copy.path(),
+            source: &source,
             probe: &probe,
             out_dir: &out_dir,
             scratch_dir: &work,
@@ -62,7 +64,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
             (Ok(_), Some(session)) => Some(session.finish(&take.key)),
             _ => None,
         };
-        (result, qc_result, copy)
+        (result, qc_result)
     })
     .await?;
 
@@ -99,7 +101,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     };
     if record.verdict == TakeVerdict::Pass {
         let prefix = layout::renditions(&take_id);
-        let bytes = upload_dir(&ctx, &copy.work_dir("renditions")?, &prefix).await?;
+        let bytes = upload_dir(&ctx, &scratch.work_dir("renditions")?, &prefix).await?;
         tracing::info!(take_id, bytes, "renditions uploaded");
     }
     match qc_result {
@@ -114,7 +116,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
         .put_json(&record_key, &record)
         .await
         .map_err(storage_error)?;
-    drop(copy);
+    drop(scratch);
     done(&message, &record)
 }
 
