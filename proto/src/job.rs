@@ -23,8 +23,8 @@ pub enum IngestVia {
 
 /// A job on the ingest queue: a raw object to place in its course and send
 /// down the pipeline. The AMQP `take_id` header of an ingest job is
-/// [`ingest_key_id`] of bucket and key (the real take id needs the ETag,
-/// which ingest reads itself).
+/// `moocpipe_ingest::ingest_key_id` of bucket and key (the real take id
+/// needs the ETag, which ingest reads itself).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestJob {
@@ -35,12 +35,6 @@ pub struct IngestJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
     pub via: IngestVia,
-}
-
-/// The header key of an ingest job: `<bucket>/<key>`, so two ingest jobs for
-/// the same object share one lease (whatever way they came).
-pub fn ingest_key_id(bucket: &str, key: &str) -> String {
-    format!("{bucket}/{key}")
 }
 
 /// A job about one take, for the probe, transcode, caption and report

@@ -17,9 +17,7 @@ pub use caption::{
     CaptionRecord, CaptionSource, CaptionWarning, CaptionWarningKind, CueStyleLimits, StyleRule,
     StyleViolation,
 };
-pub use job::{
-    ingest_key_id, IngestJob, IngestVia, NoticeRecord, PublishedLink, PublishedRecord, TakeJob,
-};
+pub use job::{IngestJob, IngestVia, NoticeRecord, PublishedLink, PublishedRecord, TakeJob};
 pub use probe::{
     AudioFacts, ErrorKind, Fraction, Interlacing, ProbeError, ProbeRecord, StreamCounts,
     TakeVerdict, VideoFacts,

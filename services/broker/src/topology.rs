@@ -36,11 +36,16 @@ use crate::error::BrokerError;
 /// The prefix of the production topology.
 pub const DEFAULT_PREFIX: &str = "moocpipe";
 
-/// Back-off of the default retry policy: three retries after 1 s, 5 s and 30 s.
-pub const DEFAULT_RETRY_DELAYS: [Duration; 3] = [
-    Duration::from_secs(1),
-    Duration::from_secs(5),
+/// Back-off of the default retry policy: five retries after 2 s, 10 s,
+/// 30 s, 2 min and 10 min, so a store or network outage of several minutes
+/// does not use up a job's attempts (a job whose worker died also spends
+/// one when its lease is swept).
+pub const DEFAULT_RETRY_DELAYS: [Duration; 5] = [
+    Duration::from_secs(2),
+    Duration::from_secs(10),
     Duration::from_secs(30),
+    Duration::from_secs(120),
+    Duration::from_secs(600),
 ];
 
 /// Bound on the parking queue for unrouted events.

@@ -125,7 +125,7 @@ pub use error::{LayoutError, EXPECTED_LAYOUT};
 pub use naming::{slug, SLUG_MAX_LEN};
 pub use object::{place_object, RawObject};
 pub use sidecar::{parse_sidecar, LANGUAGES};
-pub use take_id::{local_take_id, take_id, LOCAL_ORIGIN};
+pub use take_id::{ingest_key_id, local_take_id, take_id, LOCAL_ORIGIN};
 
 use std::path::Path;
 

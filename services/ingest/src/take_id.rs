@@ -24,6 +24,14 @@ pub fn take_id(origin: &str, key: &str, version: &str) -> String {
         .collect()
 }
 
+/// The key every ingest job for one raw object shares (its AMQP `take_id`
+/// header and lease), whatever way it was found: [`take_id`] of bucket and
+/// key with an empty version, prefixed `ingest-`. A hash, so any S3 key
+/// (up to 1024 bytes, any characters) makes a short, safe lease name.
+pub fn ingest_key_id(bucket: &str, key: &str) -> String {
+    format!("ingest-{}", take_id(bucket, key, ""))
+}
+
 /// The id of a local take: [`take_id`] over
 /// `"local\0<key>\0<size in bytes>\0<mtime in ns since the Unix epoch>"`
 /// (negative before 1970). The same upload gets the same id; new bytes or a
@@ -35,6 +43,17 @@ pub fn local_take_id(key: &str, size_bytes: u64, mtime_ns: i128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ingest_key_ids_are_short_safe_and_one_per_object() {
+        let odd = format!("course/../{}\\take.mov", "x".repeat(1000));
+        let id = ingest_key_id("raw", &odd);
+        assert!(id.starts_with("ingest-") && id.len() == 23, "{id}");
+        assert!(id[7..].chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(id, ingest_key_id("raw", &odd));
+        assert_ne!(id, ingest_key_id("raw2", &odd));
+        assert_ne!(id[7..], take_id("raw", &odd, "etag"));
+    }
 
     #[test]
     fn take_id_is_the_start_of_sha256_over_nul_separated_parts() {

@@ -7,14 +7,15 @@
 //! The ingest handler ([`handle`]) HEADs the object, reads its sidecar,
 //! places it in its course, and — unless the take (bucket, key, ETag) is
 //! ingested already — records it and sends the probe job. Ingest jobs for
-//! one object share a lease (their `take_id` header is `bucket/key`), so the
-//! same upload seen three ways is ingested once.
+//! one object share a lease (their `take_id` header is
+//! [`ingest_key_id`] of bucket and key), so the same upload seen three ways
+//! is ingested once.
 
 use crate::stages::report::course_index_key;
 use crate::{storage_error, Context};
 use moocpipe_broker::{BrokerError, Job, JobError, Outgoing, Publisher, Stage, Topology};
-use moocpipe_ingest::{has_take_extension, place_object, RawObject};
-use moocpipe_proto::{ingest_key_id, IngestJob, IngestVia, TakeJob};
+use moocpipe_ingest::{has_take_extension, ingest_key_id, place_object, RawObject};
+use moocpipe_proto::{IngestJob, IngestVia, TakeJob};
 use moocpipe_storage::layout::{self, Stage as Record};
 use moocpipe_storage::{ObjectStore, StorageError};
 use std::collections::HashMap;

@@ -152,6 +152,19 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
+/// How long, once the worker loop has handed back or finished its jobs, the
+/// process waits for a stage still winding down on the blocking pool (a
+/// pipeline whose source read is in flight) before it exits anyway.
+const EXIT_WAIT: Duration = Duration::from_secs(5);
+
+/// Shuts the runtime down without waiting forever for blocking tasks: by
+/// now every job is finished or handed back (its lease says so), and a
+/// GStreamer pipeline still stopping must not keep the process alive past
+/// its deadline (dropping the runtime would wait for it).
+fn stop(runtime: tokio::runtime::Runtime) {
+    runtime.shutdown_timeout(EXIT_WAIT);
+}
+
 /// SIGTERM or Ctrl-C fires the token; a second one exits at once.
 fn shutdown_on_signals() -> CancellationToken {
     let token = CancellationToken::new();
@@ -231,13 +244,16 @@ pub fn worker(args: WorkerArgs, config_file: Option<&std::path::Path>) -> anyhow
     settings.allow_noncompliant = args.allow_noncompliant;
     let stage = Stage::from(args.stage);
     let run = run_options(&args.broker, &args.process, stage.as_str());
-    runtime()?.block_on(async move {
+    let runtime = runtime()?;
+    let result = runtime.block_on(async move {
         let shutdown = shutdown_on_signals();
         Box::pin(moocpipe_worker::run::run_stage(
             stage, stores, settings, run, shutdown,
         ))
         .await
-    })?;
+    });
+    stop(runtime);
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -250,13 +266,16 @@ pub fn ingest(args: IngestArgs, config_file: Option<&std::path::Path>) -> anyhow
             .then(|| Duration::from_secs(args.scan_interval_secs)),
         events_queue: args.events_queue,
     };
-    runtime()?.block_on(async move {
+    let runtime = runtime()?;
+    let result = runtime.block_on(async move {
         let shutdown = shutdown_on_signals();
         Box::pin(moocpipe_worker::run::run_ingest(
             stores, settings, run, ingest, shutdown,
         ))
         .await
-    })?;
+    });
+    stop(runtime);
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -312,9 +331,8 @@ pub fn dlq(args: DlqArgs) -> anyhow::Result<ExitCode> {
         DlqAction::Replay(t) => ("replay", t),
         DlqAction::Purge(t) => ("purge", t),
     };
-    let stage: Stage = target.stage.parse().map_err(|e| {
-        anyhow::anyhow!("{e} (expected ingest, probe, transcode, caption or report)")
-    })?;
+    // The broker's error names the stages it knows.
+    let stage: Stage = target.stage.parse()?;
     let amqp = target.broker.amqp("dlq");
     let topology = target.broker.topology();
     runtime()?.block_on(async move {
