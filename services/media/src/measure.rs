@@ -52,7 +52,7 @@ pub fn measure(
     options: &MeasureOptions,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Measurement, MediaError> {
-    preflight(file, path)?;
+    // measure_source runs the preflight on the resolved path.
     let absolute = std::fs::canonicalize(path).map_err(|e| MediaError::from_io(file, &e))?;
     measure_source(file, &Source::File(absolute), options, progress)
 }

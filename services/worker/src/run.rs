@@ -12,13 +12,14 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use moocpipe_broker::topology::declare;
 use moocpipe_broker::{
-    run_worker, AmqpConfig, BrokerError, PrometheusMetrics, Publisher, Stage, Topology,
-    WorkerOptions,
+    run_worker, AmqpConfig, BrokerError, Job, JobError, Outgoing, PrometheusMetrics, Publisher,
+    Stage, Topology, WorkerOptions,
 };
 use moocpipe_proto::IngestVia;
 use moocpipe_storage::{ObjectStore, S3Store, StorageError};
 use prometheus::Registry;
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,15 +79,16 @@ async fn start_http(
     Ok(())
 }
 
-/// Runs the worker of `stage` (probe, transcode, caption or report) until
-/// `shutdown` fires; running jobs finish or are handed back first.
-pub async fn run_stage(
+/// What every worker process sets up before it consumes: stale work folders
+/// swept, metrics registered (and served), the stage's context and the
+/// worker loop's options.
+async fn prepare(
     stage: Stage,
     stores: Stores,
     settings: Settings,
-    run: RunOptions,
-    shutdown: CancellationToken,
-) -> Result<(), RunError> {
+    run: &RunOptions,
+    shutdown: &CancellationToken,
+) -> Result<(Arc<Context>, WorkerOptions<StoreLeases<S3Store>>), RunError> {
     crate::scratch::sweep_stale(&settings.scratch_dir);
     let registry = Registry::new();
     let ctx = Arc::new(Context {
@@ -96,53 +98,47 @@ pub async fn run_stage(
         settings,
     });
     let leases = Arc::new(StoreLeases::new(ctx.stores.media.clone()));
-    let options = options(stage, &run, leases, &registry)?;
-    start_http(&run, &registry, &shutdown).await?;
+    let options = options(stage, run, leases, &registry)?;
+    start_http(run, &registry, shutdown).await?;
     tracing::info!(%stage, prefix = run.topology.prefix(), "worker starting");
+    Ok((ctx, options))
+}
+
+/// The worker loop with `handle` as the stage's handler.
+async fn consume<F, Fut>(
+    run: &RunOptions,
+    options: WorkerOptions<StoreLeases<S3Store>>,
+    ctx: Arc<Context>,
+    handle: F,
+    shutdown: CancellationToken,
+) -> Result<(), RunError>
+where
+    F: Fn(Arc<Context>, Job) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<Outgoing>, JobError>> + Send,
+{
+    let handler = move |job| handle(Arc::clone(&ctx), job);
+    Ok(run_worker(&run.amqp, options, handler, shutdown).await?)
+}
+
+/// Runs the worker of `stage` (probe, transcode, caption or report) until
+/// `shutdown` fires; running jobs finish or are handed back first.
+pub async fn run_stage(
+    stage: Stage,
+    stores: Stores,
+    settings: Settings,
+    run: RunOptions,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    let (ctx, options) = prepare(stage, stores, settings, &run, &shutdown).await?;
     match stage {
-        Stage::Probe => {
-            run_worker(
-                &run.amqp,
-                options,
-                move |job| probe::handle(Arc::clone(&ctx), job),
-                shutdown,
-            )
-            .await?
-        }
-        Stage::Transcode => {
-            run_worker(
-                &run.amqp,
-                options,
-                move |job| transcode::handle(Arc::clone(&ctx), job),
-                shutdown,
-            )
-            .await?
-        }
-        Stage::Caption => {
-            run_worker(
-                &run.amqp,
-                options,
-                move |job| caption::handle(Arc::clone(&ctx), job),
-                shutdown,
-            )
-            .await?
-        }
-        Stage::Report => {
-            run_worker(
-                &run.amqp,
-                options,
-                move |job| report::handle(Arc::clone(&ctx), job),
-                shutdown,
-            )
-            .await?
-        }
-        Stage::Ingest => {
-            return Err(RunError::Setup(
-                "the ingest stage runs as `moocpipe ingest`".into(),
-            ))
-        }
+        Stage::Probe => consume(&run, options, ctx, probe::handle, shutdown).await,
+        Stage::Transcode => consume(&run, options, ctx, transcode::handle, shutdown).await,
+        Stage::Caption => consume(&run, options, ctx, caption::handle, shutdown).await,
+        Stage::Report => consume(&run, options, ctx, report::handle, shutdown).await,
+        Stage::Ingest => Err(RunError::Setup(
+            "the ingest stage runs as `moocpipe ingest`".into(),
+        )),
     }
-    Ok(())
 }
 
 /// What `moocpipe ingest` does besides consuming its queue.
@@ -163,16 +159,7 @@ pub async fn run_ingest(
     ingest: IngestOptions,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
-    let registry = Registry::new();
-    let ctx = Arc::new(Context {
-        metrics: StageMetrics::register(&registry, Stage::Ingest)
-            .map_err(|e| RunError::Setup(format!("metrics: {e}")))?,
-        stores,
-        settings,
-    });
-    let leases = Arc::new(StoreLeases::new(ctx.stores.media.clone()));
-    let options = options(Stage::Ingest, &run, leases, &registry)?;
-    start_http(&run, &registry, &shutdown).await?;
+    let (ctx, options) = prepare(Stage::Ingest, stores, settings, &run, &shutdown).await?;
     let mut side = tokio::task::JoinSet::new();
     if let Some(every) = ingest.scan_interval {
         side.spawn(scanner(
@@ -185,17 +172,10 @@ pub async fn run_ingest(
     if let Some(queue) = ingest.events_queue {
         side.spawn(event_consumer(run.clone(), queue, shutdown.clone()));
     }
-    let worker_ctx = Arc::clone(&ctx);
-    let result = run_worker(
-        &run.amqp,
-        options,
-        move |job| crate::ingest::handle(Arc::clone(&worker_ctx), job),
-        shutdown.clone(),
-    )
-    .await;
+    let result = consume(&run, options, ctx, crate::ingest::handle, shutdown.clone()).await;
     shutdown.cancel();
     while side.join_next().await.is_some() {}
-    Ok(result?)
+    result
 }
 
 /// A connection with the topology declared and a confirming publisher.

@@ -157,12 +157,20 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// pipeline whose source read is in flight) before it exits anyway.
 const EXIT_WAIT: Duration = Duration::from_secs(5);
 
-/// Shuts the runtime down without waiting forever for blocking tasks: by
-/// now every job is finished or handed back (its lease says so), and a
-/// GStreamer pipeline still stopping must not keep the process alive past
-/// its deadline (dropping the runtime would wait for it).
-fn stop(runtime: tokio::runtime::Runtime) {
+/// Runs a worker process until SIGTERM/Ctrl-C and its jobs are finished or
+/// handed back, then shuts the runtime down without waiting forever for
+/// blocking tasks: a GStreamer pipeline still stopping must not keep the
+/// process alive past its deadline (dropping the runtime would wait for it).
+fn until_stopped<F, Fut>(worker: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<(), moocpipe_worker::run::RunError>>,
+{
+    let runtime = runtime()?;
+    let result = runtime.block_on(async move { Box::pin(worker(shutdown_on_signals())).await });
     runtime.shutdown_timeout(EXIT_WAIT);
+    result?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// SIGTERM or Ctrl-C fires the token; a second one exits at once.
@@ -244,17 +252,9 @@ pub fn worker(args: WorkerArgs, config_file: Option<&std::path::Path>) -> anyhow
     settings.allow_noncompliant = args.allow_noncompliant;
     let stage = Stage::from(args.stage);
     let run = run_options(&args.broker, &args.process, stage.as_str());
-    let runtime = runtime()?;
-    let result = runtime.block_on(async move {
-        let shutdown = shutdown_on_signals();
-        Box::pin(moocpipe_worker::run::run_stage(
-            stage, stores, settings, run, shutdown,
-        ))
-        .await
-    });
-    stop(runtime);
-    result?;
-    Ok(ExitCode::SUCCESS)
+    until_stopped(|shutdown| {
+        moocpipe_worker::run::run_stage(stage, stores, settings, run, shutdown)
+    })
 }
 
 pub fn ingest(args: IngestArgs, config_file: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
@@ -266,17 +266,9 @@ pub fn ingest(args: IngestArgs, config_file: Option<&std::path::Path>) -> anyhow
             .then(|| Duration::from_secs(args.scan_interval_secs)),
         events_queue: args.events_queue,
     };
-    let runtime = runtime()?;
-    let result = runtime.block_on(async move {
-        let shutdown = shutdown_on_signals();
-        Box::pin(moocpipe_worker::run::run_ingest(
-            stores, settings, run, ingest, shutdown,
-        ))
-        .await
-    });
-    stop(runtime);
-    result?;
-    Ok(ExitCode::SUCCESS)
+    until_stopped(|shutdown| {
+        moocpipe_worker::run::run_ingest(stores, settings, run, ingest, shutdown)
+    })
 }
 
 /// `s3://bucket/key` → (bucket, key).

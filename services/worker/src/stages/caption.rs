@@ -42,6 +42,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     let scratch = Scratch::create(&ctx, &take_id)?;
     let author = scratch::author_captions(&ctx, &message, &scratch).await?;
     let out_dir = scratch.work_dir("captions")?;
+    let written_to = out_dir.clone();
     let language = message
         .take
         .sidecar
@@ -64,7 +65,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
             &mut |_| {},
         )
         .map(|captions| {
-            let written = moocpipe_caption::write(&out_dir, &stem, &captions);
+            let written = moocpipe_caption::write(&written_to, &stem, &captions);
             (captions.record, written)
         })
     })
@@ -86,12 +87,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
             ))
         }
     };
-    upload_dir(
-        &ctx,
-        &scratch.work_dir("captions")?,
-        &captions_prefix(&take_id),
-    )
-    .await?;
+    upload_dir(&ctx, &out_dir, &captions_prefix(&take_id)).await?;
     media
         .put_json(&record_key, &record)
         .await

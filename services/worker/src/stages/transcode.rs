@@ -44,6 +44,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     let source = remote::source(&ctx, &message).await?;
     let scratch = Scratch::create(&ctx, &take_id)?;
     let out_dir = scratch.work_dir("renditions")?;
+    let renditions = out_dir.clone();
     let work = scratch.work_dir("work")?;
     let config = ctx.settings.transcode.clone();
     let qc = ctx.settings.qc.clone();
@@ -55,7 +56,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
             take: &take,
             source: &source,
             probe: &probe,
-            out_dir: &out_dir,
+            out_dir: &renditions,
             scratch_dir: &work,
             analysis: sink.as_ref().map(|sink| (ANALYSIS_WIDTH, sink)),
         };
@@ -101,7 +102,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     };
     if record.verdict == TakeVerdict::Pass {
         let prefix = layout::renditions(&take_id);
-        let bytes = upload_dir(&ctx, &scratch.work_dir("renditions")?, &prefix).await?;
+        let bytes = upload_dir(&ctx, &out_dir, &prefix).await?;
         tracing::info!(take_id, bytes, "renditions uploaded");
     }
     match qc_result {
