@@ -382,8 +382,9 @@ fn free_port() -> u16 {
     listener.local_addr().expect("addr").port()
 }
 
-/// `curl -s URL` as text.
-fn http_get(url: &str) -> String {
+/// The body of a GET with curl, a plain HTTP client; fails the test on
+/// any error or non-2xx answer.
+fn curl(url: &str) -> Vec<u8> {
     let out = Command::new("curl")
         .args(["-sS", "--fail", url])
         .output()
@@ -393,7 +394,12 @@ fn http_get(url: &str) -> String {
         "curl {url}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    out.stdout
+}
+
+/// `curl URL` as text.
+fn http_get(url: &str) -> String {
+    String::from_utf8_lossy(&curl(url)).into_owned()
 }
 
 /// The sum of every sample of `/metrics` text whose series starts with
@@ -407,19 +413,9 @@ fn metric(text: &str, prefix: &str) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum())
 }
 
-/// Downloads a presigned link with curl, a plain HTTP client.
+/// Downloads a presigned link with curl.
 fn download(url: &str, to: &Path) {
-    let out = Command::new("curl")
-        .args(["-sS", "--fail", "-o"])
-        .arg(to)
-        .arg(url)
-        .output()
-        .expect("run curl");
-    assert!(
-        out.status.success(),
-        "curl {url}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    std::fs::write(to, curl(url)).expect("write the download");
 }
 
 fn notices_to(mails: &[CapturedMail], to: &str) -> usize {

@@ -42,11 +42,7 @@ pub fn write_reports(
         }
         let report = moocpipe_report::build(&course, &with_probes, &options.course_rules);
         let mut files = Vec::new();
-        for (ext, text) in [
-            ("json", moocpipe_report::to_json(&report)),
-            ("csv", moocpipe_report::to_csv(&report)),
-            ("html", moocpipe_report::to_html(&report)),
-        ] {
+        for (ext, text) in moocpipe_report::render_all(&report) {
             let key = layout::segment_report(&course, ext);
             store.put_bytes(&key, text.as_bytes())?;
             files.push(store.path(&key));

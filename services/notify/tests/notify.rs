@@ -37,6 +37,11 @@ fn webhook(url: String) -> Option<WebhookConfig> {
     })
 }
 
+/// A notifier over the given channels.
+fn notifier(smtp: Option<SmtpConfig>, webhook: Option<WebhookConfig>) -> Notifier {
+    Notifier::new(NotifyConfig { smtp, webhook }).expect("notifier")
+}
+
 /// A port on the loopback that nothing listens on.
 async fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -48,11 +53,7 @@ async fn closed_port() -> u16 {
 #[tokio::test]
 async fn email_arrives_with_recipient_subject_message_id_and_body() {
     let server = CaptureServer::start().await.expect("capture server");
-    let notifier = Notifier::new(NotifyConfig {
-        smtp: smtp(server.url()),
-        webhook: None,
-    })
-    .expect("notifier");
+    let notifier = notifier(smtp(server.url()), None);
 
     let sent = notifier
         .send(&notice(Some("Ada Author <ada@example.org>")))
@@ -95,11 +96,7 @@ async fn email_arrives_with_recipient_subject_message_id_and_body() {
 #[tokio::test]
 async fn a_resend_carries_the_same_message_id() {
     let server = CaptureServer::start().await.expect("capture server");
-    let notifier = Notifier::new(NotifyConfig {
-        smtp: smtp(server.url()),
-        webhook: None,
-    })
-    .expect("notifier");
+    let notifier = notifier(smtp(server.url()), None);
     let notice = notice(Some("ada@example.org"));
     notifier.send(&notice).await.expect("first");
     notifier.send(&notice).await.expect("second");
@@ -112,11 +109,7 @@ async fn a_resend_carries_the_same_message_id() {
 async fn webhook_receives_the_json_and_the_idempotency_key() {
     let email = CaptureServer::start().await.expect("capture server");
     let hook = WebhookServer::start().await.expect("webhook server");
-    let notifier = Notifier::new(NotifyConfig {
-        smtp: smtp(email.url()),
-        webhook: webhook(hook.url()),
-    })
-    .expect("notifier");
+    let notifier = notifier(smtp(email.url()), webhook(hook.url()));
     let notice = notice(Some("ada@example.org"));
 
     let sent = notifier.send(&notice).await.expect("sent");
@@ -143,11 +136,7 @@ async fn webhook_receives_the_json_and_the_idempotency_key() {
 async fn without_a_recipient_only_the_webhook_is_sent() {
     let email = CaptureServer::start().await.expect("capture server");
     let hook = WebhookServer::start().await.expect("webhook server");
-    let notifier = Notifier::new(NotifyConfig {
-        smtp: smtp(email.url()),
-        webhook: webhook(hook.url()),
-    })
-    .expect("notifier");
+    let notifier = notifier(smtp(email.url()), webhook(hook.url()));
 
     for to in [None, Some("  ")] {
         let sent = notifier.send(&notice(to)).await.expect("sent");
@@ -179,11 +168,7 @@ async fn nothing_configured_sends_nothing() {
 #[tokio::test]
 async fn smtp_port_closed_is_transient_and_names_the_address() {
     let port = closed_port().await;
-    let notifier = Notifier::new(NotifyConfig {
-        smtp: smtp(format!("smtp://user:hunter2@127.0.0.1:{port}")),
-        webhook: None,
-    })
-    .expect("notifier");
+    let notifier = notifier(smtp(format!("smtp://user:hunter2@127.0.0.1:{port}")), None);
 
     let err = notifier
         .send(&notice(Some("ada@example.org")))
@@ -203,11 +188,7 @@ async fn smtp_4xx_is_transient_and_5xx_permanent() {
         let server = CaptureServer::start_rejecting_recipients(code)
             .await
             .expect("capture server");
-        let notifier = Notifier::new(NotifyConfig {
-            smtp: smtp(server.url()),
-            webhook: None,
-        })
-        .expect("notifier");
+        let notifier = notifier(smtp(server.url()), None);
         let err = notifier
             .send(&notice(Some("ada@example.org")))
             .await
@@ -223,11 +204,7 @@ async fn smtp_4xx_is_transient_and_5xx_permanent() {
 #[tokio::test]
 async fn an_invalid_recipient_is_permanent() {
     let server = CaptureServer::start().await.expect("capture server");
-    let notifier = Notifier::new(NotifyConfig {
-        smtp: smtp(server.url()),
-        webhook: None,
-    })
-    .expect("notifier");
+    let notifier = notifier(smtp(server.url()), None);
     let err = notifier
         .send(&notice(Some("not an address")))
         .await
@@ -239,11 +216,7 @@ async fn an_invalid_recipient_is_permanent() {
 #[tokio::test]
 async fn a_take_id_that_could_inject_headers_is_refused() {
     let hook = WebhookServer::start().await.expect("webhook server");
-    let notifier = Notifier::new(NotifyConfig {
-        smtp: None,
-        webhook: webhook(hook.url()),
-    })
-    .expect("notifier");
+    let notifier = notifier(None, webhook(hook.url()));
     let mut notice = notice(None);
     notice.take_id = "abc\r\nBcc: eve@example.org".into();
     let err = notifier.send(&notice).await.expect_err("refused");
@@ -257,11 +230,7 @@ async fn webhook_500_is_transient_and_400_permanent() {
     let hook = WebhookServer::start_with_status(500)
         .await
         .expect("webhook server");
-    let notifier = Notifier::new(NotifyConfig {
-        smtp: None,
-        webhook: webhook(hook.url()),
-    })
-    .expect("notifier");
+    let notifier = notifier(None, webhook(hook.url()));
 
     let err = notifier.send(&notice(None)).await.expect_err("500");
     assert!(
@@ -293,11 +262,10 @@ async fn webhook_500_is_transient_and_400_permanent() {
 #[tokio::test]
 async fn webhook_connection_refused_is_transient() {
     let port = closed_port().await;
-    let notifier = Notifier::new(NotifyConfig {
-        smtp: None,
-        webhook: webhook(format!("http://127.0.0.1:{port}/hooks/SECRET")),
-    })
-    .expect("notifier");
+    let notifier = notifier(
+        None,
+        webhook(format!("http://127.0.0.1:{port}/hooks/SECRET")),
+    );
     let err = notifier.send(&notice(None)).await.expect_err("refused");
     assert!(matches!(err, NotifyError::Webhook { .. }), "{err:?}");
     assert!(err.is_transient(), "{err}");
@@ -317,14 +285,13 @@ async fn webhook_that_never_answers_times_out_transiently() {
             held.push(stream);
         }
     });
-    let notifier = Notifier::new(NotifyConfig {
-        smtp: None,
-        webhook: Some(WebhookConfig {
+    let notifier = notifier(
+        None,
+        Some(WebhookConfig {
             url: format!("http://{addr}/webhook"),
             timeout: Duration::from_millis(300),
         }),
-    })
-    .expect("notifier");
+    );
 
     let started = Instant::now();
     let err = notifier.send(&notice(None)).await.expect_err("time-out");
@@ -341,11 +308,7 @@ async fn a_webhook_failure_is_reported_even_when_the_email_went() {
     let hook = WebhookServer::start_with_status(503)
         .await
         .expect("webhook server");
-    let notifier = Notifier::new(NotifyConfig {
-        smtp: smtp(email.url()),
-        webhook: webhook(hook.url()),
-    })
-    .expect("notifier");
+    let notifier = notifier(smtp(email.url()), webhook(hook.url()));
     let err = notifier
         .send(&notice(Some("ada@example.org")))
         .await

@@ -100,3 +100,13 @@ pub fn to_json(report: &SegmentReport) -> String {
     json.push('\n');
     json
 }
+
+/// The report in every format it is published in, as (file extension,
+/// text): JSON, CSV and offline HTML — `courses/<course>/reports/segments.<ext>`.
+pub fn render_all(report: &SegmentReport) -> [(&'static str, String); 3] {
+    [
+        ("json", to_json(report)),
+        ("csv", to_csv(report)),
+        ("html", to_html(report)),
+    ]
+}

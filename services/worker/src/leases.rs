@@ -50,8 +50,23 @@ impl<S: ObjectStore + 'static> StoreLeases<S> {
         StoreLeases { store }
     }
 
+    /// The lease's object key. A take id is whatever a message's header
+    /// says; one that is not a plain name (a malformed or hostile message)
+    /// is hashed, so every header makes a valid key and a lease write never
+    /// fails on the name (which would give the delivery back forever).
     fn key(key: &LeaseKey) -> String {
-        format!("{PREFIX}/{}/{}.json", key.stage.as_str(), key.take_id)
+        let id = &key.take_id;
+        let plain = !id.is_empty()
+            && id.len() <= 128
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let name = if plain {
+            id.clone()
+        } else {
+            format!("h-{}", moocpipe_ingest::take_id("lease", id, ""))
+        };
+        format!("{PREFIX}/{}/{name}.json", key.stage.as_str())
     }
 
     async fn read(&self, key: &str) -> Result<Option<Stored>, LeaseError> {

@@ -400,11 +400,7 @@ async fn update_course_report(ctx: &Context, course: &str) -> Result<(), JobErro
         takes.push((take, probe));
     }
     let report = moocpipe_report::build(course, &takes, &ctx.settings.course_rules);
-    for (ext, text) in [
-        ("json", moocpipe_report::to_json(&report)),
-        ("csv", moocpipe_report::to_csv(&report)),
-        ("html", moocpipe_report::to_html(&report)),
-    ] {
+    for (ext, text) in moocpipe_report::render_all(&report) {
         let key = layout::segment_report(course, ext);
         let bytes = text.into_bytes();
         ctx.metrics.written(bytes.len() as u64);
