@@ -117,7 +117,9 @@ where
     Fut: Future<Output = Result<Vec<Outgoing>, JobError>> + Send,
 {
     let handler = move |job| handle(Arc::clone(&ctx), job);
-    Ok(run_worker(&run.amqp, options, handler, shutdown).await?)
+    // Boxed: four of these in one async fn overflow the compiler's layout
+    // query depth otherwise.
+    Ok(Box::pin(run_worker(&run.amqp, options, handler, shutdown)).await?)
 }
 
 /// Runs the worker of `stage` (probe, transcode, caption or report) until
