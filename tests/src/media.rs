@@ -678,6 +678,18 @@ pub fn silence_wav() -> PathBuf {
     )
 }
 
+/// 10 s of the sound every test take and the demo's studio takes carry:
+/// audiotestsrc's default 440 Hz sine at 0.8 (−5 dBFS RMS), a line-up tone.
+pub fn tone_wav() -> PathBuf {
+    cached(
+        "tone-10s",
+        "wav",
+        Tool::GstLaunch,
+        "audiotestsrc num-buffers=250 samplesperbuffer=1920 \
+         ! audio/x-raw,rate=48000,channels=2,format=S24LE ! wavenc ! filesink location={out}",
+    )
+}
+
 /// 20 s of music-like sound without speech: a chord of three sines that
 /// changes every second is beyond audiotestsrc, so a sine sweep
 /// ("chirp"-like ticks) over pink noise at a moderate level.

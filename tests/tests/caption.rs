@@ -143,17 +143,26 @@ fn assert_well_formed(c: &Captioned, file: &Path) -> (CaptionRecord, String) {
     (record, text)
 }
 
-/// The lecture paragraph through `model`: well-formed cues that follow the
-/// style rules and cover the speech, and a transcript within `max_wer`.
-fn lecture_paragraph(model: &str, max_wer: f64) {
-    let wav = media::spoken("lecture-paragraph", "en-us", LECTURE);
+/// The text of a 100 s lecture (the caption benchmark's too).
+fn lecture_text() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/lecture.txt");
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .trim()
+        .to_string()
+}
+
+/// `text` spoken by espeak-ng through `model`: well-formed cues that follow
+/// the style rules and cover the speech, and a transcript within `max_wer`.
+fn spoken_lecture(name: &str, text: &str, model: &str, max_wer: f64) {
+    let wav = media::spoken(name, "en-us", text);
     let dir = tempfile::tempdir().expect("tempdir");
     let c = caption_with(model, &wav, dir.path(), &[]);
-    let (record, text) = assert_well_formed(&c, &wav);
-    let wer = wer(LECTURE, &text);
+    let (record, heard) = assert_well_formed(&c, &wav);
+    let wer = wer(text, &heard);
     assert!(
         wer <= max_wer,
-        "{model}: WER {:.1} %: {text:?}",
+        "{model}: WER {:.1} %: {heard:?}",
         wer * 100.0
     );
     assert!(
@@ -161,7 +170,7 @@ fn lecture_paragraph(model: &str, max_wer: f64) {
         "{:?}",
         record.source
     );
-    assert!(record.cues >= 4, "a 25 s paragraph makes several cues");
+    assert!(record.cues >= 4, "a spoken paragraph makes several cues");
     assert!(
         record.style_violations.is_empty(),
         "cues follow the style rules: {:?}",
@@ -175,17 +184,17 @@ fn lecture_paragraph(model: &str, max_wer: f64) {
 #[test]
 fn a_spoken_lecture_paragraph_is_captioned_within_10_percent_wer_by_base() {
     // Measured here: 2 errors in 68 words (2.9 %).
-    lecture_paragraph("base", 0.10);
+    spoken_lecture("lecture-paragraph", LECTURE, "base", 0.10);
 }
 
 #[test]
-fn a_spoken_lecture_paragraph_is_captioned_by_tiny_en_as_well_as_faster_whisper_does() {
-    // tiny.en mishears espeak-ng's synthetic voice on this paragraph ("three"
-    // → "free", "states that a body" → "state's atom body"): 14.7 % here, and
-    // faster-whisper with the same tiny.en weights, beam and audio made the
-    // same mistakes (11.8 %). The bound is the reference's plus a margin, not
-    // the 10 % the base model meets; real speech (jfk.wav) stays within 10 %.
-    lecture_paragraph("tiny.en", 0.16);
+fn a_spoken_lecture_is_captioned_within_10_percent_wer_by_tiny_en() {
+    // 278 words, 100 s. Measured here: 7.9 % (faster-whisper with the same
+    // tiny.en weights, beam and audio: 11.9 %). On the 68 words of the
+    // paragraph above alone tiny.en measures 14.7 % ("three laws" → "free
+    // law", "states that a body" → "state's atom body"; faster-whisper:
+    // 11.8 %): too few words to tell 10 % from 15 %.
+    spoken_lecture("lecture-100s", &lecture_text(), "tiny.en", 0.10);
 }
 
 #[test]
@@ -214,6 +223,35 @@ fn silence_gives_no_cues_and_a_warning_not_a_failure() {
         record.warnings
     );
     assert!((record.audio_seconds - 20.0).abs() < 0.1);
+}
+
+#[test]
+fn a_line_up_tone_gives_no_cues_and_a_warning() {
+    // Whisper heard "Sh meh" in the demo's tone-only take before the voice
+    // gate looked for speech's modulation as well as its level.
+    for model in ["tiny.en", "base"] {
+        let wav = media::tone_wav();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = caption_with(model, &wav, dir.path(), &[]);
+        let (record, text) = assert_well_formed(&c, &wav);
+        assert_eq!(
+            record.cues, 0,
+            "{model}: nothing invented over a tone: {text:?}"
+        );
+        assert_eq!(
+            record.speech_seconds,
+            Some(0.0),
+            "{model}: a tone is not speech"
+        );
+        assert!(
+            record
+                .warnings
+                .iter()
+                .any(|w| w.kind == CaptionWarningKind::NoSpeech),
+            "{model}: {:?}",
+            record.warnings
+        );
+    }
 }
 
 #[test]

@@ -404,7 +404,9 @@ fn listen(
         voice.push(&samples);
         buffer.extend_from_slice(&samples);
         duration = duration.or_else(|| audio.duration_seconds());
-        if buffer.len() >= chunk {
+        // The voice map decides a second at a time: wait until it covers
+        // the chunk.
+        if buffer.len() >= chunk + voice::LAG_SAMPLES {
             let cut = quiet_cut(&buffer, chunk);
             let rest = buffer.split_off(cut);
             recognise(&buffer, buffer_start, &voice)?;
@@ -415,6 +417,7 @@ fn listen(
             }
         }
     }
+    voice.finish();
     let total = buffer_start + buffer.len();
     if !buffer.is_empty() {
         recognise(&buffer, buffer_start, &voice)?;

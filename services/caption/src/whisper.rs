@@ -7,7 +7,10 @@
 
 use crate::cues::Word;
 use std::path::Path;
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use std::sync::Mutex;
+use whisper_rs::{
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+};
 
 /// The recogniser failed (the model could not be loaded or ran into an error).
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +20,11 @@ pub struct WhisperError(String);
 /// A loaded model.
 pub struct Recogniser {
     context: WhisperContext,
+    /// whisper.cpp's working memory (KV caches, compute buffers), made on
+    /// the first chunk and reused for the next: whisper.cpp resets it on
+    /// every run, and making it anew per chunk let memory creep up over a
+    /// long lecture.
+    state: Mutex<Option<WhisperState>>,
     beam_size: u32,
     threads: u32,
 }
@@ -40,6 +48,7 @@ impl Recogniser {
         })?;
         Ok(Recogniser {
             context,
+            state: Mutex::new(None),
             beam_size: beam_size.max(1),
             threads: threads.max(1),
         })
@@ -58,10 +67,17 @@ impl Recogniser {
         offset: f64,
         language: &str,
     ) -> Result<Vec<Segment>, WhisperError> {
-        let mut state = self
-            .context
-            .create_state()
-            .map_err(|e| WhisperError(format!("whisper state: {e}")))?;
+        // A poisoned lock only means an earlier chunk panicked; whisper.cpp
+        // resets the state at the start of every run anyway.
+        let mut slot = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let state = match slot.as_mut() {
+            Some(state) => state,
+            None => slot.insert(
+                self.context
+                    .create_state()
+                    .map_err(|e| WhisperError(format!("whisper state: {e}")))?,
+            ),
+        };
         let mut params = FullParams::new(SamplingStrategy::BeamSearch {
             beam_size: self.beam_size as i32,
             patience: -1.0,
