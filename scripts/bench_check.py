@@ -26,8 +26,8 @@ def main():
     size1 = os.path.getsize(take1) / 1e9
     print(f"1 GB take: {take1} ({size1:.2f} GB), {runs} interleaved runs each, warm cache\n")
     print(table(results, "moocpipe check"))
-    rss1 = max(r for _, r in results["moocpipe check"])
-    _, rss10 = run([moocpipe, "check", "--json", take10])
+    rss1 = max(s.rss for s in results["moocpipe check"])
+    rss10 = run([moocpipe, "check", "--json", take10]).rss
     size10 = os.path.getsize(take10) / 1e9
     print(f"\nPeak RSS of moocpipe check: {rss1:.1f} MB on {size1:.2f} GB, {rss10:.1f} MB on {size10:.2f} GB ({take10}).")
 

@@ -61,9 +61,9 @@ def main():
     print("\n(b) whole ladder with HLS from one command\n")
     ladder_results = interleaved(ladder, runs)
     print(table(ladder_results, "moocpipe process --no-qc (ladder + HLS)"))
-    rss20 = max(r for _, r in ladder_results["moocpipe process (ladder + HLS + QC)"])
+    rss20 = max(s.rss for s in ladder_results["moocpipe process (ladder + HLS + QC)"])
     long_take = os.path.join(bench, "course/bench/01-m/01-l/take-60s.mov")
-    _, rss60 = run([moocpipe, "process", "--no-captions", "--force", "--data", data, long_take])
+    rss60 = run([moocpipe, "process", "--no-captions", "--force", "--data", data, long_take]).rss
     print(f"\nPeak RSS of moocpipe process (ladder + HLS): {rss20:.0f} MB on the 20 s source, {rss60:.0f} MB on a 60 s source.")
 
 
