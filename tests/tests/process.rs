@@ -241,6 +241,40 @@ fn a_uhd_source_is_scaled_to_1080p() {
     assert_eq!(t["status"], "done", "{}\n{}", run.summary, run.stderr);
     let v = ffprobe_stream(&paths(&t["renditions"])[0], "video");
     assert_eq!((num(&v, "width"), num(&v, "height")), (1920.0, 1080.0));
+    // The poster comes from the decoded source, scaled to the platform size.
+    let poster = PathBuf::from(t["poster"].as_str().expect("poster"));
+    let p = ffprobe_stream(&poster, "video");
+    assert_eq!((num(&p, "width"), num(&p, "height")), (1920.0, 1080.0));
+}
+
+#[test]
+fn a_poster_time_after_the_last_frame_still_gets_a_poster() {
+    // At 0.99 of a 2 s take the poster's time (1.98 s) is after the last
+    // frame's (1.96 s): no frame reaches the poster branch, and the key
+    // frame nearest it is taken from the platform rendition instead.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = media::place_in(
+        &media::compliant_prores_2s(),
+        dir.path(),
+        "course/01-m/01-l/late.mov",
+    );
+    let config = dir.path().join("moocpipe.toml");
+    std::fs::write(&config, "[transcode]\nposter_at = 0.99\n").expect("config");
+    let out = Command::new(moocpipe_bin())
+        .env("MOOCPIPE_CONFIG", &config)
+        .args(["process", "--no-captions", "--no-qc", "--json", "--data"])
+        .arg(dir.path().join("data"))
+        .arg(&file)
+        .output()
+        .expect("run moocpipe process");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("summary is JSON");
+    let t = summary["takes"][0].clone();
+    let poster = PathBuf::from(t["poster"].as_str().expect("poster"));
+    let p = ffprobe_stream(&poster, "video");
+    assert_eq!(p["codec_name"], "mjpeg");
+    assert_eq!((num(&p, "width"), num(&p, "height")), (1920.0, 1080.0));
 }
 
 #[test]

@@ -154,12 +154,10 @@ mod tests {
         v.push(&tone(2.0, 0.1, 4.0));
         v.push(&vec![0.0; 16_000]);
         v.finish();
-        // 60 % of each syllable period is sound.
-        assert!(
-            (v.voiced_seconds() - 1.2).abs() < 0.1,
-            "{}",
-            v.voiced_seconds()
-        );
+        // 60 % of each syllable period is sound: 1.2 s, plus the frames
+        // that straddle a syllable's start or end (loud over part of them).
+        let voiced = v.voiced_seconds();
+        assert!((1.2..=1.5).contains(&voiced), "{voiced}");
         assert!(v.voiced_between(2.1, 3.0) < 1e-9);
     }
 

@@ -34,6 +34,18 @@ pub struct RungPlan {
     pub hls_dir: Option<PathBuf>,
 }
 
+/// The poster: one decoded frame, the first at or after `at` (counted from
+/// the first frame), scaled to `width`×`height` and written as a JPEG.
+/// Taken from the transcode's own decode, so the source picture (not the
+/// re-encoded rendition) and no second decode once the transcode is done.
+#[derive(Debug, Clone)]
+pub struct PosterPlan {
+    pub path: PathBuf,
+    pub at: Duration,
+    pub width: u32,
+    pub height: u32,
+}
+
 /// Everything the pipeline needs to know.
 #[derive(Clone)]
 pub struct TranscodePlan {
@@ -56,6 +68,8 @@ pub struct TranscodePlan {
     /// Feeds the decoded source to a technical-quality analysis too, so that
     /// QC shares the transcode's decode: frames scaled to this width.
     pub analysis: Option<(u32, Arc<Mutex<dyn AnalysisSink>>)>,
+    /// Writes a poster from the decoded frames as well.
+    pub poster: Option<PosterPlan>,
 }
 
 /// A progress report, a few times a second.
@@ -266,6 +280,13 @@ pub fn transcode(
         attach(&pipeline, &v_tee, branch, file)?;
     }
 
+    if let Some(poster) = &plan.poster {
+        let branch = poster_branch(poster, file)?;
+        let refs: Vec<&gst::Element> = branch.iter().collect();
+        add_chain(&pipeline, file, &refs)?;
+        link_from_tee(&v_tee, &branch[0], file)?;
+    }
+
     for rung in &plan.rungs {
         let queue = make("queue", file)?;
         let scale = make("videoscale", file)?;
@@ -448,6 +469,55 @@ pub fn transcode(
     Ok(())
 }
 
+/// The poster branch: queue ─ videoscale ─ caps ─ jpegenc ─ filesink. A
+/// probe in front of the queue lets exactly one frame in, the first at or
+/// after `at`, so the branch costs one scale and one JPEG encode. The sink
+/// does not take part in preroll (`async=false`): it gets its frame only
+/// after `at`, and the other sinks must not wait for it.
+fn poster_branch(poster: &PosterPlan, file: &str) -> Result<Vec<gst::Element>, MediaError> {
+    let queue = make("queue", file)?;
+    let scale = make("videoscale", file)?;
+    let size = caps_filter(
+        file,
+        gst::Caps::builder("video/x-raw")
+            .field("width", poster.width as i32)
+            .field("height", poster.height as i32)
+            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+            .build(),
+    )?;
+    let jpeg = make("jpegenc", file)?;
+    jpeg.set_property("quality", 90i32);
+    let sink = make("filesink", file)?;
+    sink.set_property("location", poster.path.to_string_lossy().as_ref());
+    sink.set_property("async", false);
+
+    let at = gst::ClockTime::from_nseconds(u64::try_from(poster.at.as_nanos()).unwrap_or(u64::MAX));
+    let first: Mutex<Option<gst::ClockTime>> = Mutex::new(None);
+    let taken = AtomicBool::new(false);
+    let pad = queue
+        .static_pad("sink")
+        .ok_or_else(|| internal(file, "queue without a sink pad"))?;
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if taken.load(Ordering::Relaxed) {
+            return gst::PadProbeReturn::Drop;
+        }
+        let Some(pts) = info.buffer().and_then(|b| b.pts()) else {
+            return gst::PadProbeReturn::Drop;
+        };
+        let first = *first
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(pts);
+        if pts.saturating_sub(first) >= at {
+            taken.store(true, Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        } else {
+            gst::PadProbeReturn::Drop
+        }
+    });
+    Ok(vec![queue, scale, size, jpeg, sink])
+}
+
 /// Links a decoded video pad to the video head: queue, then `moocpipe420`
 /// when the format is one it converts.
 fn link_video_head(
@@ -477,7 +547,9 @@ fn link_video_head(
 }
 
 /// Writes a JPEG poster of the key frame nearest `at` (a fraction of the
-/// duration) of an H.264 MP4, decoding that one frame.
+/// duration) of an H.264 MP4, decoding that one frame. The transcode
+/// writes its poster itself ([`PosterPlan`]); this is for when it could not
+/// (a take whose frames end before the poster's time).
 pub fn poster(
     file: &str,
     mp4: &Path,

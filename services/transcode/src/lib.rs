@@ -14,7 +14,7 @@ pub mod verify;
 pub use ladder::{RungConfig, TranscodeConfig};
 
 use moocpipe_media::analyse::AnalysisSink;
-use moocpipe_media::transcode::{RungPlan, TranscodePlan, TranscodeProgress};
+use moocpipe_media::transcode::{PosterPlan, RungPlan, TranscodePlan, TranscodeProgress};
 use moocpipe_media::{MediaError, Source};
 use moocpipe_proto::transcode::EncodeSettings;
 use moocpipe_proto::{
@@ -115,6 +115,16 @@ pub fn run(
             hls_dir: Some(hls_dir),
         });
     }
+    let duration = video
+        .duration_seconds
+        .map(Duration::from_secs_f64)
+        .unwrap_or_default();
+    let poster = rungs.iter().find(|r| r.platform).map(|rung| PosterPlan {
+        path: out_dir.join(format!("{base}-poster.jpg")),
+        at: duration.mul_f64(config.poster_at),
+        width: rung.width,
+        height: rung.height,
+    });
     let plan = TranscodePlan {
         source: source.clone(),
         rungs: plans,
@@ -127,6 +137,7 @@ pub fn run(
         duration: video.duration_seconds.map(Duration::from_secs_f64),
         scratch_dir: scratch_dir.to_path_buf(),
         analysis: analysis.map(|(width, sink)| (width, sink.clone())),
+        poster: poster.clone(),
     };
     moocpipe_media::transcode::transcode(&file, &plan, cancel, progress)?;
 
@@ -134,23 +145,32 @@ pub fn run(
     let renditions = verify::renditions(take, probe, config, &rungs, &plan, out_dir);
     let hls = hls::verify(out_dir, hls, video.duration_seconds);
 
-    let poster = match rungs.iter().position(|r| r.platform) {
-        Some(i) => {
-            let name = format!("{base}-poster.jpg");
-            let duration = video
-                .duration_seconds
-                .map(Duration::from_secs_f64)
+    let poster = match (&poster, rungs.iter().position(|r| r.platform)) {
+        (Some(poster), Some(i)) => {
+            let written = std::fs::metadata(&poster.path).is_ok_and(|m| m.len() > 0);
+            if !written {
+                // No frame at or after the poster's time reached the
+                // branch: take the key frame nearest it from the rendition.
+                tracing::debug!(
+                    at = ?poster.at,
+                    "no frame at or after the poster's time: poster from the rendition"
+                );
+                moocpipe_media::transcode::poster(
+                    &file,
+                    &plan.rungs[i].mp4,
+                    duration,
+                    config.poster_at,
+                    &poster.path,
+                )?;
+            }
+            let name = poster
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            moocpipe_media::transcode::poster(
-                &file,
-                &plan.rungs[i].mp4,
-                duration,
-                config.poster_at,
-                &out_dir.join(&name),
-            )?;
             Some(format!("{RENDITIONS_PREFIX}/{name}"))
         }
-        None => None,
+        _ => None,
     };
 
     let all_rules = renditions
