@@ -143,6 +143,18 @@ fn assert_well_formed(c: &Captioned, file: &Path) -> (CaptionRecord, String) {
     (record, text)
 }
 
+/// The record says no speech was heard (a warning, not a failure).
+fn assert_no_speech_warning(record: &CaptionRecord, context: &str) {
+    assert!(
+        record
+            .warnings
+            .iter()
+            .any(|w| w.kind == CaptionWarningKind::NoSpeech),
+        "{context}: {:?}",
+        record.warnings
+    );
+}
+
 /// The text of a 100 s lecture (the caption benchmark's too).
 fn lecture_text() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/lecture.txt");
@@ -214,14 +226,7 @@ fn silence_gives_no_cues_and_a_warning_not_a_failure() {
     let c = caption(&wav, dir.path(), &[]);
     let (record, text) = assert_well_formed(&c, &wav);
     assert_eq!(record.cues, 0, "{text:?}");
-    assert!(
-        record
-            .warnings
-            .iter()
-            .any(|w| w.kind == CaptionWarningKind::NoSpeech),
-        "{:?}",
-        record.warnings
-    );
+    assert_no_speech_warning(&record, "");
     assert!((record.audio_seconds - 20.0).abs() < 0.1);
 }
 
@@ -243,14 +248,7 @@ fn a_line_up_tone_gives_no_cues_and_a_warning() {
             Some(0.0),
             "{model}: a tone is not speech"
         );
-        assert!(
-            record
-                .warnings
-                .iter()
-                .any(|w| w.kind == CaptionWarningKind::NoSpeech),
-            "{model}: {:?}",
-            record.warnings
-        );
+        assert_no_speech_warning(&record, model);
     }
 }
 
@@ -261,14 +259,7 @@ fn music_without_speech_gives_no_cues_and_a_warning() {
     let c = caption(&wav, dir.path(), &[]);
     let (record, text) = assert_well_formed(&c, &wav);
     assert_eq!(record.cues, 0, "nothing invented over music: {text:?}");
-    assert!(
-        record
-            .warnings
-            .iter()
-            .any(|w| w.kind == CaptionWarningKind::NoSpeech),
-        "{:?}",
-        record.warnings
-    );
+    assert_no_speech_warning(&record, "");
 }
 
 #[test]

@@ -176,6 +176,11 @@ fn a_compliant_take_gets_verified_renditions_hls_and_a_poster() {
         let seg = playlist.parent().expect("dir").join(first);
         assert_eq!(ffprobe_stream(&seg, "video")["codec_name"], "h264");
     }
+    assert_poster_1080p(t);
+}
+
+/// The take's poster is a 1920×1080 JPEG.
+fn assert_poster_1080p(t: &Value) {
     let poster = PathBuf::from(t["poster"].as_str().expect("poster"));
     let p = ffprobe_stream(&poster, "video");
     assert_eq!(p["codec_name"], "mjpeg");
@@ -242,9 +247,7 @@ fn a_uhd_source_is_scaled_to_1080p() {
     let v = ffprobe_stream(&paths(&t["renditions"])[0], "video");
     assert_eq!((num(&v, "width"), num(&v, "height")), (1920.0, 1080.0));
     // The poster comes from the decoded source, scaled to the platform size.
-    let poster = PathBuf::from(t["poster"].as_str().expect("poster"));
-    let p = ffprobe_stream(&poster, "video");
-    assert_eq!((num(&p, "width"), num(&p, "height")), (1920.0, 1080.0));
+    assert_poster_1080p(t);
 }
 
 #[test]
@@ -260,21 +263,17 @@ fn a_poster_time_after_the_last_frame_still_gets_a_poster() {
     );
     let config = dir.path().join("moocpipe.toml");
     std::fs::write(&config, "[transcode]\nposter_at = 0.99\n").expect("config");
-    let out = Command::new(moocpipe_bin())
-        .env("MOOCPIPE_CONFIG", &config)
-        .args(["process", "--no-captions", "--no-qc", "--json", "--data"])
-        .arg(dir.path().join("data"))
-        .arg(&file)
-        .output()
-        .expect("run moocpipe process");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let summary: Value = serde_json::from_slice(&out.stdout).expect("summary is JSON");
-    let t = summary["takes"][0].clone();
-    let poster = PathBuf::from(t["poster"].as_str().expect("poster"));
-    let p = ffprobe_stream(&poster, "video");
-    assert_eq!(p["codec_name"], "mjpeg");
-    assert_eq!((num(&p, "width"), num(&p, "height")), (1920.0, 1080.0));
+    let run = process(
+        &dir.path().join("data"),
+        &[
+            "--config",
+            &config.to_string_lossy(),
+            "--no-qc",
+            &file.to_string_lossy(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.summary, run.stderr);
+    assert_poster_1080p(take(&run, "late.mov"));
 }
 
 #[test]

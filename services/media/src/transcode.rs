@@ -117,6 +117,22 @@ fn caps_filter(file: &str, caps: gst::Caps) -> Result<gst::Element, MediaError> 
     Ok(f)
 }
 
+/// videoscale (on every core) and the caps that make it scale to
+/// `width`×`height` with square pixels.
+fn scaler(file: &str, width: u32, height: u32) -> Result<(gst::Element, gst::Element), MediaError> {
+    let scale = make("videoscale", file)?;
+    scale.set_property("n-threads", 0u32);
+    let size = caps_filter(
+        file,
+        gst::Caps::builder("video/x-raw")
+            .field("width", width as i32)
+            .field("height", height as i32)
+            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+            .build(),
+    )?;
+    Ok((scale, size))
+}
+
 fn add_chain(
     pipeline: &gst::Pipeline,
     file: &str,
@@ -289,16 +305,7 @@ pub fn transcode(
 
     for rung in &plan.rungs {
         let queue = make("queue", file)?;
-        let scale = make("videoscale", file)?;
-        scale.set_property("n-threads", 0u32);
-        let size = caps_filter(
-            file,
-            gst::Caps::builder("video/x-raw")
-                .field("width", rung.width as i32)
-                .field("height", rung.height as i32)
-                .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
-                .build(),
-        )?;
+        let (scale, size) = scaler(file, rung.width, rung.height)?;
         let x264 = make("x264enc", file)?;
         x264.set_property("bitrate", (rung.bitrate_bps / 1000) as u32);
         // A 500 ms VBV buffer: with 1000 ms, the buffer left unfilled at the
@@ -476,15 +483,7 @@ pub fn transcode(
 /// after `at`, and the other sinks must not wait for it.
 fn poster_branch(poster: &PosterPlan, file: &str) -> Result<Vec<gst::Element>, MediaError> {
     let queue = make("queue", file)?;
-    let scale = make("videoscale", file)?;
-    let size = caps_filter(
-        file,
-        gst::Caps::builder("video/x-raw")
-            .field("width", poster.width as i32)
-            .field("height", poster.height as i32)
-            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
-            .build(),
-    )?;
+    let (scale, size) = scaler(file, poster.width, poster.height)?;
     let jpeg = make("jpegenc", file)?;
     jpeg.set_property("quality", 90i32);
     let sink = make("filesink", file)?;
