@@ -21,9 +21,9 @@ pub struct WhisperError(String);
 pub struct Recogniser {
     context: WhisperContext,
     /// whisper.cpp's working memory (KV caches, compute buffers), made on
-    /// the first chunk and reused for the next: whisper.cpp resets it on
-    /// every run, and making it anew per chunk let memory creep up over a
-    /// long lecture.
+    /// the first chunk and reused for the next: whisper.cpp resets it at the
+    /// start of every run, so a new one per chunk only redid its
+    /// allocations.
     state: Mutex<Option<WhisperState>>,
     beam_size: u32,
     threads: u32,
