@@ -143,14 +143,11 @@ fn assert_well_formed(c: &Captioned, file: &Path) -> (CaptionRecord, String) {
     (record, text)
 }
 
-/// The record says no speech was heard (a warning, not a failure).
-fn assert_no_speech_warning(record: &CaptionRecord, context: &str) {
+/// The record carries a warning of `kind` (a warning, not a failure).
+fn assert_warning(record: &CaptionRecord, kind: CaptionWarningKind, context: &str) {
     assert!(
-        record
-            .warnings
-            .iter()
-            .any(|w| w.kind == CaptionWarningKind::NoSpeech),
-        "{context}: {:?}",
+        record.warnings.iter().any(|w| w.kind == kind),
+        "{context}: no {kind:?} warning in {:?}",
         record.warnings
     );
 }
@@ -226,7 +223,7 @@ fn silence_gives_no_cues_and_a_warning_not_a_failure() {
     let c = caption(&wav, dir.path(), &[]);
     let (record, text) = assert_well_formed(&c, &wav);
     assert_eq!(record.cues, 0, "{text:?}");
-    assert_no_speech_warning(&record, "");
+    assert_warning(&record, CaptionWarningKind::NoSpeech, "");
     assert!((record.audio_seconds - 20.0).abs() < 0.1);
 }
 
@@ -248,7 +245,7 @@ fn a_line_up_tone_gives_no_cues_and_a_warning() {
             Some(0.0),
             "{model}: a tone is not speech"
         );
-        assert_no_speech_warning(&record, model);
+        assert_warning(&record, CaptionWarningKind::NoSpeech, model);
     }
 }
 
@@ -259,7 +256,7 @@ fn music_without_speech_gives_no_cues_and_a_warning() {
     let c = caption(&wav, dir.path(), &[]);
     let (record, text) = assert_well_formed(&c, &wav);
     assert_eq!(record.cues, 0, "nothing invented over music: {text:?}");
-    assert_no_speech_warning(&record, "");
+    assert_warning(&record, CaptionWarningKind::NoSpeech, "");
 }
 
 #[test]
@@ -354,14 +351,7 @@ fn a_take_without_sound_gets_a_no_audio_warning_not_a_failure() {
     let c = caption(&take, dir.path(), &[]);
     let (record, _) = assert_well_formed(&c, &take);
     assert_eq!(record.cues, 0);
-    assert!(
-        record
-            .warnings
-            .iter()
-            .any(|w| w.kind == CaptionWarningKind::NoAudio),
-        "{:?}",
-        record.warnings
-    );
+    assert_warning(&record, CaptionWarningKind::NoAudio, "");
 }
 
 #[test]

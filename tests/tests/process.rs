@@ -37,6 +37,15 @@ fn process(data: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// The 2 s compliant ProRes take placed in a one-lesson course under `dir`.
+fn take_2s(dir: &Path, name: &str) -> PathBuf {
+    media::place_in(
+        &media::compliant_prores_2s(),
+        dir,
+        &format!("course/01-m/01-l/{name}"),
+    )
+}
+
 fn take<'a>(run: &'a Run, key_suffix: &str) -> &'a Value {
     run.summary["takes"]
         .as_array()
@@ -256,11 +265,7 @@ fn a_poster_time_after_the_last_frame_still_gets_a_poster() {
     // frame's (1.96 s): no frame reaches the poster branch, and the key
     // frame nearest it is taken from the platform rendition instead.
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = media::place_in(
-        &media::compliant_prores_2s(),
-        dir.path(),
-        "course/01-m/01-l/late.mov",
-    );
+    let file = take_2s(dir.path(), "late.mov");
     let config = dir.path().join("moocpipe.toml");
     std::fs::write(&config, "[transcode]\nposter_at = 0.99\n").expect("config");
     let run = process(
@@ -279,11 +284,7 @@ fn a_poster_time_after_the_last_frame_still_gets_a_poster() {
 #[test]
 fn the_medium_preset_does_not_deadlock_the_muxers() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = media::place_in(
-        &media::compliant_prores_2s(),
-        dir.path(),
-        "course/01-m/01-l/medium.mov",
-    );
+    let file = take_2s(dir.path(), "medium.mov");
     let started = std::time::Instant::now();
     let run = process(
         &dir.path().join("data"),
@@ -296,11 +297,7 @@ fn the_medium_preset_does_not_deadlock_the_muxers() {
 #[test]
 fn a_second_run_reuses_records_and_force_redoes_them() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = media::place_in(
-        &media::compliant_prores_2s(),
-        dir.path(),
-        "course/01-m/01-l/again.mov",
-    );
+    let file = take_2s(dir.path(), "again.mov");
     let data = dir.path().join("data");
     let first = process(&data, &[&file.to_string_lossy()]);
     assert_eq!(first.code, 0, "{}", first.stderr);
@@ -351,11 +348,7 @@ fn a_second_run_reuses_records_and_force_redoes_them() {
 fn a_batch_goes_on_past_noncompliant_and_corrupt_takes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let course = dir.path().join("course");
-    media::place_in(
-        &media::compliant_prores_2s(),
-        dir.path(),
-        "course/01-m/01-l/good.mov",
-    );
+    take_2s(dir.path(), "good.mov");
     media::place_in(
         &media::prores_720p(),
         dir.path(),
@@ -434,11 +427,7 @@ fn a_path_outside_the_layout_is_named_not_guessed() {
 #[test]
 fn an_unwritable_store_fails_before_any_work() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = media::place_in(
-        &media::compliant_prores_2s(),
-        dir.path(),
-        "course/01-m/01-l/t.mov",
-    );
+    let file = take_2s(dir.path(), "t.mov");
     let blocker = dir.path().join("not-a-folder");
     std::fs::write(&blocker, b"x").expect("write");
     let out = Command::new(moocpipe_bin())

@@ -476,6 +476,10 @@ pub fn transcode(
     Ok(())
 }
 
+fn clock_time(d: Duration) -> gst::ClockTime {
+    gst::ClockTime::from_nseconds(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
 /// The poster branch: queue ─ videoscale ─ caps ─ jpegenc ─ filesink. A
 /// probe in front of the queue lets exactly one frame in, the first at or
 /// after `at`, so the branch costs one scale and one JPEG encode. The sink
@@ -490,25 +494,20 @@ fn poster_branch(poster: &PosterPlan, file: &str) -> Result<Vec<gst::Element>, M
     sink.set_property("location", poster.path.to_string_lossy().as_ref());
     sink.set_property("async", false);
 
-    let at = gst::ClockTime::from_nseconds(u64::try_from(poster.at.as_nanos()).unwrap_or(u64::MAX));
-    let first: Mutex<Option<gst::ClockTime>> = Mutex::new(None);
-    let taken = AtomicBool::new(false);
+    let at = clock_time(poster.at);
+    // The first frame's time, and whether the poster's frame has gone by.
+    let seen: Mutex<(Option<gst::ClockTime>, bool)> = Mutex::new((None, false));
     let pad = queue
         .static_pad("sink")
         .ok_or_else(|| internal(file, "queue without a sink pad"))?;
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        if taken.load(Ordering::Relaxed) {
-            return gst::PadProbeReturn::Drop;
-        }
-        let Some(pts) = info.buffer().and_then(|b| b.pts()) else {
+        let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+        let (first, taken) = &mut *seen;
+        let Some(pts) = info.buffer().and_then(|b| b.pts()).filter(|_| !*taken) else {
             return gst::PadProbeReturn::Drop;
         };
-        let first = *first
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert(pts);
-        if pts.saturating_sub(first) >= at {
-            taken.store(true, Ordering::Relaxed);
+        if pts.saturating_sub(*first.get_or_insert(pts)) >= at {
+            *taken = true;
             gst::PadProbeReturn::Ok
         } else {
             gst::PadProbeReturn::Drop
@@ -545,17 +544,11 @@ fn link_video_head(
     Ok(())
 }
 
-/// Writes a JPEG poster of the key frame nearest `at` (a fraction of the
-/// duration) of an H.264 MP4, decoding that one frame. The transcode
+/// Writes a JPEG poster of the key frame nearest `at` (from the start) of an
+/// H.264 MP4, decoding that one frame. The transcode
 /// writes its poster itself ([`PosterPlan`]); this is for when it could not
 /// (a take whose frames end before the poster's time).
-pub fn poster(
-    file: &str,
-    mp4: &Path,
-    duration: Duration,
-    at: f64,
-    out: &Path,
-) -> Result<(), MediaError> {
+pub fn poster(file: &str, mp4: &Path, at: Duration, out: &Path) -> Result<(), MediaError> {
     crate::init()?;
     let pipeline = gst::parse::launch(
         "filesrc name=src ! qtdemux ! video/x-h264 ! h264parse ! avdec_h264 ! videoconvert ! jpegenc quality=90 snapshot=true ! filesink name=sink",
@@ -594,8 +587,7 @@ pub fn poster(
         }
     };
     wait(&[gst::MessageType::AsyncDone, gst::MessageType::Error])?;
-    let target =
-        gst::ClockTime::from_nseconds((duration.as_nanos() as f64 * at.clamp(0.0, 1.0)) as u64);
+    let target = clock_time(at);
     pipeline
         // The key frame nearest the target: one frame to decode instead of a GOP.
         .seek_simple(

@@ -115,15 +115,16 @@ pub fn run(
             hls_dir: Some(hls_dir),
         });
     }
-    let duration = video
-        .duration_seconds
-        .map(Duration::from_secs_f64)
-        .unwrap_or_default();
-    let poster = rungs.iter().find(|r| r.platform).map(|rung| PosterPlan {
-        path: out_dir.join(format!("{base}-poster.jpg")),
-        at: duration.mul_f64(config.poster_at),
-        width: rung.width,
-        height: rung.height,
+    let duration = video.duration_seconds.map(Duration::from_secs_f64);
+    // The platform rung's index: its size for the poster, its MP4 for the
+    // poster's fallback.
+    let platform = rungs.iter().position(|r| r.platform);
+    let poster_name = format!("{base}-poster.jpg");
+    let poster = platform.map(|i| PosterPlan {
+        path: out_dir.join(&poster_name),
+        at: duration.unwrap_or_default().mul_f64(config.poster_at),
+        width: rungs[i].width,
+        height: rungs[i].height,
     });
     let plan = TranscodePlan {
         source: source.clone(),
@@ -134,10 +135,10 @@ pub fn run(
         key_int: ((fps * 2.0).round() as u32).max(1),
         hls_segment_seconds: config.hls_segment_seconds,
         title: take.title.clone(),
-        duration: video.duration_seconds.map(Duration::from_secs_f64),
+        duration,
         scratch_dir: scratch_dir.to_path_buf(),
         analysis: analysis.map(|(width, sink)| (width, sink.clone())),
-        poster: poster.clone(),
+        poster,
     };
     moocpipe_media::transcode::transcode(&file, &plan, cancel, progress)?;
 
@@ -145,7 +146,7 @@ pub fn run(
     let renditions = verify::renditions(take, probe, config, &rungs, &plan, out_dir);
     let hls = hls::verify(out_dir, hls, video.duration_seconds);
 
-    let poster = match (&poster, rungs.iter().position(|r| r.platform)) {
+    let poster = match (&plan.poster, platform) {
         (Some(poster), Some(i)) => {
             let written = std::fs::metadata(&poster.path).is_ok_and(|m| m.len() > 0);
             if !written {
@@ -158,17 +159,11 @@ pub fn run(
                 moocpipe_media::transcode::poster(
                     &file,
                     &plan.rungs[i].mp4,
-                    duration,
-                    config.poster_at,
+                    poster.at,
                     &poster.path,
                 )?;
             }
-            let name = poster
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            Some(format!("{RENDITIONS_PREFIX}/{name}"))
+            Some(format!("{RENDITIONS_PREFIX}/{poster_name}"))
         }
         _ => None,
     };
