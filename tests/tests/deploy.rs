@@ -60,7 +60,7 @@ fn the_alerts_and_the_dashboard_use_only_metrics_the_workers_register() {
     let read = |rel: &str| std::fs::read_to_string(root().join(rel)).expect(rel);
     let registered: BTreeSet<String> = [
         "services/broker/src/metrics.rs",
-        "services/worker/src/metrics.rs",
+        "services/distributed/src/metrics.rs",
     ]
     .iter()
     .flat_map(|f| names(&read(f)))

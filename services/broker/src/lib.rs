@@ -82,7 +82,7 @@ pub use connect::{AmqpConfig, Backoff, DEFAULT_AMQP_URL};
 pub use dlq::DeadLetter;
 pub use error::{BrokerError, ErrorClass, JobError};
 pub use lease::{InMemoryLeases, Lease, LeaseKey, LeaseStore};
-pub use message::{Headers, Job, Outgoing, Route};
+pub use message::{Headers, Job, Outgoing, Progress, Route};
 pub use metrics::{NoMetrics, Outcome, PrometheusMetrics, WorkerMetrics};
 pub use publish::Publisher;
 pub use topology::{Stage, Topology};

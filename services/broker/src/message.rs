@@ -257,15 +257,59 @@ pub struct Job {
     pub headers: Headers,
     /// The JSON body, as received.
     pub body: Vec<u8>,
+    /// This run of the job: the token of the lease it was accepted under,
+    /// unique to one acquisition. A stage writes its outputs under a run
+    /// prefix named by it, so two runs of one job never write the same keys.
+    pub run: String,
     /// Fired when the worker gives the job up: shutdown past its deadline,
     /// or the job's lease was lost to another worker. A handler that runs
     /// for long should watch it and stop what it started (a pipeline, a
     /// blocking task): the worker waits 2 s for it to return, then drops
     /// its future. Its result is discarded either way.
     pub cancel: CancellationToken,
+    /// How far the job has come, 0.0–1.0: the handler sets it as it goes
+    /// (from any thread); the worker loop persists it with the lease.
+    pub progress: Progress,
+}
+
+/// A job's progress, shared between the handler (any thread) and the
+/// worker loop. Cloning shares the same value.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl Progress {
+    /// Records `fraction` (clamped to 0.0–1.0; NaN counts as 0).
+    pub fn set(&self, fraction: f64) {
+        let fraction = if fraction.is_nan() {
+            0.0
+        } else {
+            fraction.clamp(0.0, 1.0)
+        };
+        self.0
+            .store(fraction.to_bits(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The last fraction set, 0.0 before any.
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 impl Job {
+    /// Confirms that this run still holds the job's lease: a stage calls it
+    /// right before it writes its record, so a run that lost its job to
+    /// another worker never publishes. `Err(JobError::Transient)` when the
+    /// lease is lost.
+    pub async fn confirm_lease(&self) -> Result<(), JobError> {
+        if self.cancel.is_cancelled() {
+            return Err(JobError::Transient(format!(
+                "run {} of the {} job for take {} lost its lease",
+                self.run, self.stage, self.headers.take_id
+            )));
+        }
+        Ok(())
+    }
+
     pub fn take_id(&self) -> &str {
         &self.headers.take_id
     }

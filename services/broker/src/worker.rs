@@ -23,7 +23,7 @@ use tracing::{debug, error, info, info_span, warn, Instrument};
 use crate::connect::AmqpConfig;
 use crate::error::{BrokerError, ErrorClass, JobError};
 use crate::lease::{new_token, Acquire, Lease, LeaseKey, LeaseStore};
-use crate::message::{mark_dead, Headers, Job, Outgoing};
+use crate::message::{mark_dead, Headers, Job, Outgoing, Progress};
 use crate::metrics::{NoMetrics, Outcome, WorkerMetrics};
 use crate::publish::Publisher;
 use crate::topology::{self, Stage, Topology};
@@ -639,7 +639,9 @@ async fn run_job<H: Handler, L: LeaseStore>(
             stage,
             headers: lease.headers.clone(),
             body: lease.body.clone(),
+            run: lease.token.clone(),
             cancel: cancel.clone(),
+            progress: Progress::default(),
         };
         // A panicking handler is a bug, which a later release may fix:
         // transient, so it is retried and then dead-lettered with the panic.

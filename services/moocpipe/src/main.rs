@@ -2,7 +2,7 @@ use clap::Parser;
 use moocpipe::Cli;
 
 fn main() -> std::process::ExitCode {
-    moocpipe_runtime::telemetry::init("error");
+    moocpipe_telemetry::init("error");
     let cli = Cli::parse();
     match moocpipe::run(cli) {
         Ok(code) => code,

@@ -1,14 +1,14 @@
 //! The distributed mode's subcommands: `worker <stage>`, `ingest`, `submit`
 //! and `dlq`. Each builds a tokio runtime, reads the S3 and RabbitMQ
 //! settings from flags and the environment, and hands over to
-//! `moocpipe-worker` / `moocpipe-broker`.
+//! `moocpipe-distributed` / `moocpipe-broker`.
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use moocpipe_broker::{topology, AmqpConfig, Stage, Topology, DEFAULT_AMQP_URL};
-use moocpipe_worker::config::raw_config;
-use moocpipe_worker::run::{IngestOptions, RunOptions};
-use moocpipe_worker::{Settings, Stores};
+use moocpipe_distributed::config::raw_config;
+use moocpipe_distributed::run::{IngestOptions, RunOptions};
+use moocpipe_distributed::{Settings, Stores};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -164,7 +164,7 @@ const EXIT_WAIT: Duration = Duration::from_secs(5);
 fn until_stopped<F, Fut>(worker: F) -> anyhow::Result<ExitCode>
 where
     F: FnOnce(CancellationToken) -> Fut,
-    Fut: std::future::Future<Output = Result<(), moocpipe_worker::run::RunError>>,
+    Fut: std::future::Future<Output = Result<(), moocpipe_distributed::run::RunError>>,
 {
     let runtime = runtime()?;
     let result = runtime.block_on(async move { Box::pin(worker(shutdown_on_signals())).await });
@@ -253,7 +253,7 @@ pub fn worker(args: WorkerArgs, config_file: Option<&std::path::Path>) -> anyhow
     let stage = Stage::from(args.stage);
     let run = run_options(&args.broker, &args.process, stage.as_str());
     until_stopped(|shutdown| {
-        moocpipe_worker::run::run_stage(stage, stores, settings, run, shutdown)
+        moocpipe_distributed::run::run_stage(stage, stores, settings, run, shutdown)
     })
 }
 
@@ -267,7 +267,7 @@ pub fn ingest(args: IngestArgs, config_file: Option<&std::path::Path>) -> anyhow
         events_queue: args.events_queue,
     };
     until_stopped(|shutdown| {
-        moocpipe_worker::run::run_ingest(stores, settings, run, ingest, shutdown)
+        moocpipe_distributed::run::run_ingest(stores, settings, run, ingest, shutdown)
     })
 }
 
@@ -296,7 +296,7 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         for uri in &args.objects {
             let result = match parse_s3_uri(uri) {
-                Ok((bucket, key)) => moocpipe_worker::run::submit(&run, &raw, bucket, key)
+                Ok((bucket, key)) => moocpipe_distributed::run::submit(&run, &raw, bucket, key)
                     .await
                     .map_err(anyhow::Error::from),
                 Err(e) => Err(e),

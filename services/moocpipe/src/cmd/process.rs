@@ -6,7 +6,7 @@ use crate::config::{Config, ConfigError};
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressStyle};
-use moocpipe_embedded::{Event, ProcessOptions, Status, Summary};
+use moocpipe_local::{Event, ProcessOptions, Status, Summary};
 use moocpipe_media::MeasureOptions;
 use moocpipe_storage::LocalStore;
 use moocpipe_transcode::ladder::X264_PRESETS;
@@ -140,7 +140,7 @@ pub fn run(args: ProcessArgs, config_file: Option<&Path>) -> anyhow::Result<Exit
     }
 
     let mut display = Display::new(std::io::stderr().is_terminal());
-    let summary = moocpipe_embedded::process(&args.paths, &store, &options, &cancel, &mut |e| {
+    let summary = moocpipe_local::process(&args.paths, &store, &options, &cancel, &mut |e| {
         display.on_event(e)
     })?;
     display.finish();

@@ -8,7 +8,7 @@ mod garage;
 
 use moocpipe_broker::lease::{Acquire, Lease, LeaseKey, LeaseStore};
 use moocpipe_broker::{Headers, Stage};
-use moocpipe_worker::StoreLeases;
+use moocpipe_distributed::StoreLeases;
 use std::time::{Duration, SystemTime};
 
 fn lease(take_id: &str, token: &str, expires_at: SystemTime) -> Lease {

@@ -1,4 +1,5 @@
-//! Logging and tracing set-up: one call at the start of a process.
+//! Telemetry shared by every moocpipe role: logging and tracing set-up, one
+//! call at the start of a process.
 
 use tracing_subscriber::EnvFilter;
 

@@ -1,3 +1,0 @@
-//! Process plumbing shared by every moocpipe role.
-
-pub mod telemetry;
