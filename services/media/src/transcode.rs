@@ -500,17 +500,28 @@ fn poster_branch(poster: &PosterPlan, file: &str) -> Result<Vec<gst::Element>, M
     let pad = queue
         .static_pad("sink")
         .ok_or_else(|| internal(file, "queue without a sink pad"))?;
+    // A frame kept out is taken from the probe info and dropped here, and the
+    // probe answers `Handled` ("consumed: do not pass it on, do not unref
+    // it"). Answering `Drop` logged a `GStreamer-CRITICAL
+    // gst_mini_object_unref: assertion 'mini_object != NULL'` per dropped
+    // frame (issue 11): gstreamer-rs 0.25 moves the buffer out of
+    // GStreamer's probe info into ours (leaving NULL there) and unrefs it
+    // when ours is dropped; on `Drop`, GStreamer 1.22's pad then unrefs its
+    // own pointer, now NULL.
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
         let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
         let (first, taken) = &mut *seen;
-        let Some(pts) = info.buffer().and_then(|b| b.pts()).filter(|_| !*taken) else {
-            return gst::PadProbeReturn::Drop;
-        };
-        if pts.saturating_sub(*first.get_or_insert(pts)) >= at {
+        let pass = info
+            .buffer()
+            .and_then(|b| b.pts())
+            .filter(|_| !*taken)
+            .is_some_and(|pts| pts.saturating_sub(*first.get_or_insert(pts)) >= at);
+        if pass {
             *taken = true;
             gst::PadProbeReturn::Ok
         } else {
-            gst::PadProbeReturn::Drop
+            drop(info.take_buffer());
+            gst::PadProbeReturn::Handled
         }
     });
     Ok(vec![queue, scale, size, jpeg, sink])
