@@ -3,9 +3,13 @@
 //! poster) logs no GLib or GStreamer CRITICAL or WARNING. Issue 11: the
 //! poster's probe made GStreamer unref a NULL buffer once per dropped frame.
 //!
-//! The test does not rely on `G_DEBUG=fatal-criticals`: a GLib log writer
+//! So do the crate's other pipelines on the same take: the demux pass
+//! (`measure`, from a file and through the ranged-read appsrc), the analysis
+//! decode, the speech decode, and a transcode of the ranged-read source.
+//!
+//! The tests do not rely on `G_DEBUG=fatal-criticals`: a GLib log writer
 //! records every message of level WARNING or above (and still prints it), and
-//! the test asserts that none was logged.
+//! each test asserts that none was logged while it ran.
 
 use gstreamer as gst;
 use gstreamer::glib;
@@ -23,6 +27,16 @@ static LOGGED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 fn logged() -> Vec<String> {
     LOGGED.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// One test at a time, its log to itself: the log is process-wide.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    watch_glib_log();
+    LOGGED.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    moocpipe_media::init().expect("GStreamer");
+    guard
 }
 
 /// Routes GLib's log (`g_log` included: its default handler hands every
@@ -150,14 +164,13 @@ fn plan(
     }
 }
 
-fn size(path: &Path) -> u64 {
+fn size_of(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
 #[test]
 fn a_full_transcode_logs_no_critical_or_warning() {
-    watch_glib_log();
-    moocpipe_media::init().expect("GStreamer");
+    let _serial = serial();
     let dir = tempfile::tempdir().expect("temp dir");
     let take = prores_take(dir.path());
     assert_eq!(logged(), Vec::<String>::new(), "making the take logged");
@@ -184,9 +197,12 @@ fn a_full_transcode_logs_no_critical_or_warning() {
         "hls/540p/index.m3u8",
         "hls/270p/index.m3u8",
     ] {
-        assert!(size(&out.join(name)) > 0, "{name} was written");
+        assert!(size_of(&out.join(name)) > 0, "{name} was written");
     }
-    assert!(size(&out.join("poster.jpg")) > 0, "the poster was written");
+    assert!(
+        size_of(&out.join("poster.jpg")) > 0,
+        "the poster was written"
+    );
     let counted = sink.lock().expect("sink");
     assert_eq!(counted.video_frames, 48, "every frame reached the analysis");
     assert!(counted.audio_samples > 0, "audio reached the analysis");
@@ -204,6 +220,90 @@ fn a_full_transcode_logs_no_critical_or_warning() {
     )
     .expect("transcode");
     assert_eq!(logged(), Vec::<String>::new());
-    assert_eq!(size(&out.join("poster.jpg")), 0, "no frame at 5 s");
-    assert!(size(&out.join("540p.mp4")) > 0);
+    assert_eq!(size_of(&out.join("poster.jpg")), 0, "no frame at 5 s");
+    assert!(size_of(&out.join("540p.mp4")) > 0);
+}
+
+/// Serves ranges of a local file, as the distributed runner's S3 reader does.
+struct FileRanges(PathBuf);
+
+impl moocpipe_media::RangeReader for FileRanges {
+    fn read_at(&self, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open(&self.0)?;
+        f.seek(SeekFrom::Start(offset))?;
+        let mut bytes = Vec::new();
+        f.take(len).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+}
+
+#[test]
+fn measuring_analysing_listening_and_a_remote_transcode_log_nothing() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let take = prores_take(dir.path());
+    let cancel = AtomicBool::new(false);
+
+    let measured = moocpipe_media::measure(
+        "take.mov",
+        &take,
+        &moocpipe_media::MeasureOptions::default(),
+        &mut |_| {},
+    )
+    .expect("measure");
+    assert_eq!((measured.video.len(), measured.audio.len()), (1, 1));
+    assert_eq!(logged(), Vec::<String>::new(), "measure logged");
+
+    let sink = Arc::new(Mutex::new(Counted::default()));
+    let found = moocpipe_media::analyse::analyse(
+        "take.mov",
+        &take,
+        160,
+        sink.clone(),
+        &cancel,
+        &mut |_| {},
+    )
+    .expect("analyse");
+    assert!(found.audio && found.video);
+    assert_eq!(sink.lock().expect("sink").video_frames, 48);
+    assert_eq!(logged(), Vec::<String>::new(), "analyse logged");
+
+    let mut speech =
+        moocpipe_media::speech::SpeechAudio::open("take.mov", &Source::File(take.clone()))
+            .expect("open the speech decode");
+    let mut samples = 0;
+    while let Some(chunk) = speech.next(&cancel).expect("speech decode") {
+        samples += chunk.len();
+    }
+    assert!(speech.has_audio() && samples > 0);
+    drop(speech);
+    assert_eq!(logged(), Vec::<String>::new(), "the speech decode logged");
+
+    let size = std::fs::metadata(&take).expect("take").len();
+    let remote = Source::Remote {
+        name: "take.mov".into(),
+        size,
+        reader: Arc::new(FileRanges(take.clone())),
+    };
+    let measured = moocpipe_media::measure_source(
+        "take.mov",
+        &remote,
+        &moocpipe_media::MeasureOptions::default(),
+        &mut |_| {},
+    )
+    .expect("measure the remote take");
+    assert_eq!((measured.video.len(), measured.audio.len()), (1, 1));
+    let out = dir.path().join("remote");
+    std::fs::create_dir_all(&out).expect("out");
+    let mut plan = plan(
+        &take,
+        &out,
+        Duration::from_secs(1),
+        Arc::new(Mutex::new(Counted::default())),
+    );
+    plan.source = remote;
+    transcode("take.mov", &plan, &cancel, &mut |_| {}).expect("remote transcode");
+    assert!(size_of(&out.join("poster.jpg")) > 0);
+    assert_eq!(logged(), Vec::<String>::new(), "the remote take logged");
 }
