@@ -19,8 +19,8 @@ pub use caption::{
 };
 pub use job::{IngestJob, IngestVia, NoticeRecord, PublishedLink, PublishedRecord, TakeJob};
 pub use probe::{
-    AudioFacts, ErrorKind, Fraction, Interlacing, ProbeError, ProbeRecord, StreamCounts,
-    TakeVerdict, VideoFacts,
+    AudioFacts, ErrorKind, Fraction, Interlacing, MeasuredFrom, ProbeError, ProbeRecord,
+    StreamCounts, TakeVerdict, VideoFacts,
 };
 pub use qc::{AudioQc, Bars, Finding, FindingKind, QcRecord, Severity, SuggestedScore, VideoQc};
 pub use report::{LessonSegments, ModuleSegments, SegmentReport, SegmentTake};

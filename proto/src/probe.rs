@@ -38,6 +38,21 @@ pub struct ProbeRecord {
     /// Set when the file could not be checked; `rules` is then empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ProbeError>,
+    /// How frame counts, bytes and durations were measured: from the
+    /// container's index, or by reading every frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_from: Option<MeasuredFrom>,
+}
+
+/// Where a [`ProbeRecord`]'s counts come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MeasuredFrom {
+    /// The container's index (MOV/MP4 sample tables), checked against the
+    /// object, and the first frame of every stream.
+    Index,
+    /// A demux pass over every frame.
+    Demux,
 }
 
 impl ProbeRecord {
@@ -56,6 +71,7 @@ impl ProbeRecord {
             audio: Vec::new(),
             warnings: Vec::new(),
             error: Some(error),
+            measured_from: None,
         }
     }
 

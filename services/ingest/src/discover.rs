@@ -26,6 +26,71 @@ pub struct Discovery {
     /// symlinked folders not followed because they were already walked
     /// (absolute paths, sorted). Hidden files are not listed.
     pub ignored: Vec<PathBuf>,
+    /// Take files given alone outside any course folder and placed by a
+    /// [`Loose`] placement instead: the path as given and where it went.
+    pub placed_loose: Vec<(PathBuf, String)>,
+}
+
+/// Where a take file given alone goes when its folders do not name a
+/// course, module and lesson (or always, when `explicit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loose {
+    /// The course id: one folder name (letters, digits, `-`, `_`, `.`).
+    pub course: String,
+    pub module: u32,
+    pub lesson: u32,
+    /// The user chose this placement: every take file given alone goes
+    /// there, even one whose folders would place it.
+    pub explicit: bool,
+}
+
+impl Loose {
+    /// The course a loose take lands in when nobody says otherwise.
+    pub const DEFAULT_COURSE: &'static str = "loose-takes";
+
+    /// `loose-takes`, module 1, lesson 1, used only for takes that do not
+    /// fit the layout.
+    pub fn fallback() -> Loose {
+        Loose {
+            course: Loose::DEFAULT_COURSE.to_string(),
+            module: 1,
+            lesson: 1,
+            explicit: false,
+        }
+    }
+
+    /// Checks what a user typed: a course id usable as a folder and an S3
+    /// key segment, module and lesson numbers of one or two digits.
+    pub fn check(&self) -> Result<(), String> {
+        let course_ok = !self.course.is_empty()
+            && self.course.len() <= 100
+            && !self.course.starts_with('.')
+            && self
+                .course
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !course_ok {
+            return Err(format!(
+                "course {:?}: use letters, digits, '-', '_' or '.' (one folder name, up to 100 characters)",
+                self.course
+            ));
+        }
+        for (what, n) in [("module", self.module), ("lesson", self.lesson)] {
+            if n > 99 {
+                return Err(format!("{what} {n}: use a number from 0 to 99"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a take named `file_name` goes, as shown in a summary:
+    /// `<course>/<NN>/<NN>/<file name>`.
+    pub fn key(&self, file_name: &str) -> String {
+        format!(
+            "{}/{:02}/{:02}/{file_name}",
+            self.course, self.module, self.lesson
+        )
+    }
 }
 
 /// Finds every take under `paths`, each a take file or a course folder (see
@@ -34,19 +99,65 @@ pub struct Discovery {
 /// name paths as given (joined with the names below a given folder); sources
 /// and ignored paths are absolute.
 pub fn discover(paths: &[PathBuf]) -> Discovery {
+    discover_placing(paths, None)
+}
+
+/// [`discover`], placing take files given alone by `loose` when their
+/// folders do not place them (or always, when `loose.explicit`). Course
+/// folders are walked as usual.
+pub fn discover_placing(paths: &[PathBuf], loose: Option<&Loose>) -> Discovery {
     let mut found = Discovery::default();
     for path in paths {
         match fs::metadata(path) {
             Err(err) => found.errors.push(LayoutError::from_io(path, &err)),
             Ok(meta) if meta.is_dir() => walk_course(path, &mut found),
-            Ok(_) => match place(path) {
-                Ok(take) => found.takes.push(take),
-                Err(err) => found.errors.push(err),
-            },
+            Ok(_) => {
+                let placed = match loose {
+                    Some(loose) if loose.explicit => place_loose(path, loose).map(|t| (t, true)),
+                    Some(loose) => match place(path) {
+                        Err(LayoutError::Misplaced { .. }) => {
+                            place_loose(path, loose).map(|t| (t, true))
+                        }
+                        other => other.map(|t| (t, false)),
+                    },
+                    None => place(path).map(|t| (t, false)),
+                };
+                match placed {
+                    Ok((take, by_loose)) => {
+                        if by_loose {
+                            found.placed_loose.push((path.clone(), take.0.key.clone()));
+                        }
+                        found.takes.push(take)
+                    }
+                    Err(err) => found.errors.push(err),
+                }
+            }
         }
     }
     settle(&mut found);
     found
+}
+
+/// Places one take file by `loose`, whatever its folders: a lecture of
+/// module `loose.module`, lesson `loose.lesson` of course `loose.course`,
+/// titled by its sidecar, else by its file name.
+pub fn place_loose(file: &Path, loose: &Loose) -> Result<(TakeRef, PathBuf), LayoutError> {
+    loose.check().map_err(|reason| LayoutError::Misplaced {
+        path: file.to_path_buf(),
+        reason,
+    })?;
+    let abs = absolute(file).map_err(|err| LayoutError::from_io(file, &err))?;
+    let meta = fs::metadata(&abs).map_err(|err| LayoutError::from_io(file, &err))?;
+    check_take_file(file, &abs, &meta)?;
+    let name = abs
+        .file_name()
+        .and_then(OsStr::to_str)
+        .ok_or_else(|| LayoutError::NotUtf8 {
+            path: file.to_path_buf(),
+        })?;
+    let module = format!("{:02}", loose.module);
+    let lesson = format!("{:02}", loose.lesson);
+    place_at(file, &abs, &meta, &loose.course, &[&module, &lesson, name])
 }
 
 /// Places one take file in its course, from its own path: its parent is the

@@ -6,6 +6,12 @@
 //! convention below is a [`LayoutError`] naming the path and saying what was
 //! expected — a take is never placed by guessing.
 //!
+//! A take file given alone outside any course folder (a newcomer's
+//! `moocpipe process take.mov`) can instead be placed by a [`Loose`]
+//! placement with [`discover_placing`]: a course, module and lesson the user
+//! chose, or the named default `loose-takes/01/01/`. Such placements are
+//! listed in [`Discovery::placed_loose`] so the summary can say so.
+//!
 //! # The course layout convention
 //!
 //! ```text
@@ -120,7 +126,7 @@ mod object;
 mod sidecar;
 mod take_id;
 
-pub use discover::{discover, place, Discovery};
+pub use discover::{discover, discover_placing, place, place_loose, Discovery, Loose};
 pub use error::{LayoutError, EXPECTED_LAYOUT};
 pub use naming::{slug, SLUG_MAX_LEN};
 pub use object::{place_object, RawObject};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{error_for, keys, symlink, take, take_with_key, write};
-use moocpipe_ingest::{discover, local_take_id, place, LayoutError};
+use moocpipe_ingest::{discover, discover_placing, local_take_id, place, LayoutError, Loose};
 use moocpipe_proto::{Sidecar, TakeKind, TakeRef};
 
 /// physics-101: two modules of two lessons, a promo, a closing message, one
@@ -378,4 +378,79 @@ fn a_missing_path_is_one_error_and_the_rest_is_still_found() {
             path: relative.clone()
         }
     );
+}
+
+#[test]
+fn a_take_outside_any_course_is_placed_in_the_loose_course_and_said_so() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let file = take(root.path(), "Downloads/lecture final.mov");
+    let course = full_course(root.path());
+
+    // Without a placement it is an error naming the rule, as before.
+    let found = discover(std::slice::from_ref(&file));
+    assert!(matches!(
+        error_for(&found, &file),
+        LayoutError::Misplaced { .. }
+    ));
+
+    let loose = Loose::fallback();
+    let found = discover_placing(&[file.clone(), course], Some(&loose));
+    assert!(found.errors.is_empty(), "{:#?}", found.errors);
+    let placed = take_with_key(&found, "loose-takes/01/01/lecture final.mov");
+    assert_eq!(placed.course, "loose-takes");
+    assert_eq!((placed.module, placed.lesson), (Some(1), Some(1)));
+    assert_eq!(placed.kind, TakeKind::Lecture);
+    assert_eq!(placed.title, "lecture final", "titled by its file name");
+    // Only the loose file is reported as placed so; the course's takes
+    // keep their own places.
+    assert_eq!(
+        found.placed_loose,
+        [(file, "loose-takes/01/01/lecture final.mov".to_string())]
+    );
+    assert_eq!(found.takes.len(), 8);
+}
+
+#[test]
+fn an_explicit_placement_wins_over_the_folders_and_keeps_the_sidecar() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let course = full_course(root.path());
+    let file = course.join("01-mechanics/2_newton/take-03.mp4");
+    let loose = Loose {
+        course: "physics-102".into(),
+        module: 4,
+        lesson: 2,
+        explicit: true,
+    };
+    let found = discover_placing(std::slice::from_ref(&file), Some(&loose));
+    assert!(found.errors.is_empty(), "{:#?}", found.errors);
+    let placed = take_with_key(&found, "physics-102/04/02/take-03.mp4");
+    assert_eq!((placed.module, placed.lesson), (Some(4), Some(2)));
+    assert_eq!(
+        placed.title, "Законы Ньютона",
+        "the sidecar still titles it"
+    );
+    assert_eq!(placed.sidecar.language.as_deref(), Some("ru"));
+}
+
+#[test]
+fn a_placement_that_cannot_be_a_folder_is_refused_before_anything_is_read() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let file = take(root.path(), "take.mov");
+    for (course, module, lesson, says) in [
+        ("../etc", 1, 1, "course"),
+        ("a/b", 1, 1, "course"),
+        ("", 1, 1, "course"),
+        ("ok", 100, 1, "module"),
+        ("ok", 1, 100, "lesson"),
+    ] {
+        let loose = Loose {
+            course: course.into(),
+            module,
+            lesson,
+            explicit: true,
+        };
+        let found = discover_placing(std::slice::from_ref(&file), Some(&loose));
+        let err = error_for(&found, &file).to_string();
+        assert!(err.contains(says), "{course}/{module}/{lesson}: {err}");
+    }
 }

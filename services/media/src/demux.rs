@@ -31,6 +31,9 @@ pub struct StreamTally {
     pub end: Option<gst::ClockTime>,
     /// The first bytes of the first frame (codec frame header).
     pub head: Vec<u8>,
+    /// The stream goes through a parser, whose caps are still to come when
+    /// `parsed_caps` is `None`.
+    pub has_parser: bool,
 }
 
 impl StreamTally {
@@ -64,6 +67,18 @@ impl StreamTally {
     }
 }
 
+/// How much of the file a pass reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pass {
+    /// Every frame of every stream: the tallies count them all.
+    #[default]
+    Full,
+    /// Up to the first frame of every stream (and its parser's caps): codec
+    /// facts and frame headers only. The tallies hold that first frame; the
+    /// counts come from the container's index.
+    Heads,
+}
+
 /// The result of the pass.
 #[derive(Debug, Clone)]
 pub struct DemuxPass {
@@ -81,6 +96,40 @@ struct Shared {
     /// Set by a streaming-thread callback that found the file unusable.
     stop: Option<MediaError>,
     streams: Vec<StreamTally>,
+    pass: Pass,
+    /// The demuxer has exposed every stream.
+    no_more_pads: bool,
+    /// A [`Pass::Heads`] pass has all it needs and said so on the bus.
+    done: bool,
+}
+
+impl Shared {
+    /// In a [`Pass::Heads`] pass: true, once, when every stream has its
+    /// first frame and its parser's caps.
+    fn heads_complete(&mut self) -> bool {
+        let complete = self.pass == Pass::Heads
+            && !self.done
+            && self.no_more_pads
+            && !self.streams.is_empty()
+            && self
+                .streams
+                .iter()
+                .all(|s| s.frames > 0 && (!s.has_parser || s.parsed_caps.is_some()));
+        if complete {
+            self.done = true;
+        }
+        complete
+    }
+}
+
+/// Tells the bus loop that a [`Pass::Heads`] pass is complete.
+fn post_done(element: Option<gst::Element>) {
+    if let Some(element) = element {
+        let done = gst::message::Application::new(gst::Structure::new_empty(
+            crate::pipeline::DONE_MESSAGE,
+        ));
+        let _ = element.post_message(done);
+    }
 }
 
 /// Runs the pass over `source`, giving up at `deadline`. `progress` is called
@@ -88,6 +137,7 @@ struct Shared {
 pub fn run(
     file: &str,
     source: &crate::Source,
+    pass: Pass,
     deadline: Instant,
     timeout_secs: u64,
     progress: &mut dyn FnMut(f64),
@@ -107,7 +157,10 @@ pub fn run(
         .map_err(|e| internal(e.to_string()))?;
     src.link(&typefind).map_err(|e| internal(e.to_string()))?;
 
-    let shared = Arc::new(Mutex::new(Shared::default()));
+    let shared = Arc::new(Mutex::new(Shared {
+        pass,
+        ..Shared::default()
+    }));
     let weak_pipeline = pipeline.downgrade();
     let shared_tf = shared.clone();
     let file_tf = file.to_string();
@@ -247,14 +300,27 @@ fn plug_demuxer(
             gst::PadProbeType::BUFFER
                 | gst::PadProbeType::BUFFER_LIST
                 | gst::PadProbeType::EVENT_DOWNSTREAM,
-            move |_pad, info| {
+            move |pad, info| {
                 let mut s = lock(&shared_buf);
+                let heads = s.pass == Pass::Heads;
+                if heads && s.done && !matches!(info.data, Some(gst::PadProbeData::Event(_))) {
+                    // A heads pass has all it needs: stop the demuxer reading
+                    // on (it pauses on end-of-stream), rather than letting it
+                    // pull frames until the pipeline is torn down.
+                    drop(info.data.take());
+                    info.flow_res = Err(gst::FlowError::Eos);
+                    return gst::PadProbeReturn::Handled;
+                }
                 let tally = &mut s.streams[index];
                 match &info.data {
-                    Some(gst::PadProbeData::Buffer(buffer)) => tally.count(buffer),
+                    Some(gst::PadProbeData::Buffer(buffer)) if !heads || tally.frames == 0 => {
+                        tally.count(buffer)
+                    }
                     Some(gst::PadProbeData::BufferList(list)) => {
                         for buffer in list.iter() {
-                            tally.count(buffer);
+                            if !heads || tally.frames == 0 {
+                                tally.count(buffer);
+                            }
                         }
                     }
                     Some(gst::PadProbeData::Event(event)) => {
@@ -263,6 +329,9 @@ fn plug_demuxer(
                         }
                     }
                     _ => {}
+                }
+                if s.heads_complete() {
+                    post_done(pad.parent_element());
                 }
                 gst::PadProbeReturn::Ok
             },
@@ -277,12 +346,17 @@ fn plug_demuxer(
         };
         let parser = pad.current_caps().as_ref().and_then(parser_for);
         if let Some(parser) = &parser {
+            lock(&shared_pads).streams[index].has_parser = true;
             let shared_caps = shared_pads.clone();
             if let Some(src) = parser.static_pad("src") {
-                src.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_pad, info| {
+                src.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |pad, info| {
                     if let Some(gst::PadProbeData::Event(event)) = &info.data {
                         if let gst::EventView::Caps(c) = event.view() {
-                            lock(&shared_caps).streams[index].parsed_caps = Some(c.caps_owned());
+                            let mut s = lock(&shared_caps);
+                            s.streams[index].parsed_caps = Some(c.caps_owned());
+                            if s.heads_complete() {
+                                post_done(pad.parent_element());
+                            }
                         }
                     }
                     gst::PadProbeReturn::Ok
@@ -301,6 +375,15 @@ fn plug_demuxer(
         }
         for element in chain.iter().rev() {
             let _ = element.sync_state_with_parent();
+        }
+    });
+
+    let shared_pads = shared.clone();
+    demux.connect_no_more_pads(move |demux| {
+        let mut s = lock(&shared_pads);
+        s.no_more_pads = true;
+        if s.heads_complete() {
+            post_done(Some(demux.clone()));
         }
     });
 

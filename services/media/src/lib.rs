@@ -1,14 +1,17 @@
 //! GStreamer measurements of media files. Knows nothing of rules or queues:
 //! it answers "what is in this file", and the stages judge it.
 //!
-//! - [`measure`]: the facts of a raw take, from one demux pass over every
-//!   frame (parsers where they exist for caps, never a decoder).
+//! - [`measure`]: the facts of a raw take, from its container's index and
+//!   the first frame of every stream where the index can be trusted
+//!   (MOV/MP4), else from one demux pass over every frame (parsers where
+//!   they exist for caps, never a decoder).
 
 pub mod analyse;
 mod codec;
 pub mod convert;
 mod demux;
 pub mod error;
+mod index;
 mod measure;
 mod pipeline;
 pub mod source;
@@ -16,7 +19,7 @@ pub mod speech;
 pub mod transcode;
 
 pub use error::MediaError;
-pub use measure::{measure, measure_source, MeasureOptions, Measurement};
+pub use measure::{measure, measure_source, MeasureOptions, MeasuredFrom, Measurement};
 pub use source::{RangeReader, Source};
 
 /// Initialises GStreamer once per process. Safe to call many times.

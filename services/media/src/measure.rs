@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 pub struct MeasureOptions {
     /// Time bound for one file; past it the check fails with a timeout error.
     pub timeout: Duration,
+    /// Read every frame even when the container's index could answer
+    /// (`check --full`).
+    pub full_pass: bool,
 }
 
 impl Default for MeasureOptions {
@@ -27,6 +30,7 @@ impl Default for MeasureOptions {
         // A 50 GB take read at ~200 MB/s needs about 4 minutes.
         MeasureOptions {
             timeout: Duration::from_secs(600),
+            full_pass: false,
         }
     }
 }
@@ -42,6 +46,20 @@ pub struct Measurement {
     pub video: Vec<VideoFacts>,
     pub audio: Vec<AudioFacts>,
     pub warnings: Vec<String>,
+    /// Whether the counts came from the container's index or from reading
+    /// every frame.
+    pub measured_from: MeasuredFrom,
+}
+
+/// How the frame counts, bytes and durations of a [`Measurement`] were
+/// found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeasuredFrom {
+    /// The container's index (MOV/MP4 sample tables), checked against the
+    /// object, plus the first frame of every stream.
+    Index,
+    /// A demux pass over every frame.
+    Demux,
 }
 
 /// Measures the file at `path`; `file` is the name errors and warnings use.
@@ -71,13 +89,58 @@ pub fn measure_source(
     let deadline = started + options.timeout;
     let timeout_secs = options.timeout.as_secs();
 
-    let pass = demux::run(file, source, deadline, timeout_secs, progress)?;
+    let index = if options.full_pass {
+        None
+    } else {
+        crate::index::read(file, source, size_bytes)
+    };
+    let (pass, measured_from) = match index {
+        Some(index) => {
+            let heads = demux::run(
+                file,
+                source,
+                demux::Pass::Heads,
+                deadline,
+                timeout_secs,
+                progress,
+            )?;
+            match crate::index::apply(heads, &index) {
+                Ok(pass) => (pass, MeasuredFrom::Index),
+                Err(why) => {
+                    tracing::info!(file, %why, "the index does not match the streams; reading every frame");
+                    let pass = demux::run(
+                        file,
+                        source,
+                        demux::Pass::Full,
+                        deadline,
+                        timeout_secs,
+                        progress,
+                    )?;
+                    (pass, MeasuredFrom::Demux)
+                }
+            }
+        }
+        None => (
+            demux::run(
+                file,
+                source,
+                demux::Pass::Full,
+                deadline,
+                timeout_secs,
+                progress,
+            )?,
+            MeasuredFrom::Demux,
+        ),
+    };
     tracing::debug!(
         file,
         elapsed_ms = started.elapsed().as_millis() as u64,
+        from = ?measured_from,
         "measured"
     );
-    merge(file, source.name_path(), size_bytes, pass)
+    let mut measurement = merge(file, source.name_path(), size_bytes, pass)?;
+    measurement.measured_from = measured_from;
+    Ok(measurement)
 }
 
 /// Refuses what is not a readable, non-empty regular file before GStreamer
@@ -187,6 +250,7 @@ fn merge(
         video,
         audio,
         warnings,
+        measured_from: MeasuredFrom::Demux,
     })
 }
 

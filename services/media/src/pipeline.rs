@@ -16,10 +16,14 @@ impl Drop for PipelineGuard {
     }
 }
 
-/// Waits for the end of stream. Every 250 ms, and before each wait, `tick`
-/// runs: it reports progress, and stops the run by returning an error
-/// (cancelled, out of time…). An error message from an element ends the
-/// run with that element's error.
+/// The application message a streaming thread posts when the pipeline has
+/// seen all it needs before its end of stream (see [`wait_for_eos`]).
+pub(crate) const DONE_MESSAGE: &str = "moocpipe-done";
+
+/// Waits for the end of stream, or for a [`DONE_MESSAGE`]. Every 250 ms,
+/// and before each wait, `tick` runs: it reports progress, and stops the
+/// run by returning an error (cancelled, out of time…). An error message
+/// from an element ends the run with that element's error.
 pub(crate) fn wait_for_eos(
     file: &str,
     pipeline: &gst::Pipeline,
@@ -33,10 +37,19 @@ pub(crate) fn wait_for_eos(
         tick(pipeline)?;
         let msg = bus.timed_pop_filtered(
             gst::ClockTime::from_mseconds(250),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
+            &[
+                gst::MessageType::Eos,
+                gst::MessageType::Error,
+                gst::MessageType::Application,
+            ],
         );
         match msg.as_ref().map(|m| m.view()) {
             Some(gst::MessageView::Eos(_)) => return Ok(()),
+            Some(gst::MessageView::Application(app))
+                if app.structure().is_some_and(|s| s.name() == DONE_MESSAGE) =>
+            {
+                return Ok(())
+            }
             Some(gst::MessageView::Error(err)) => {
                 return Err(MediaError::from_gst(
                     file,

@@ -62,6 +62,10 @@ fn record(
                 audio: m.audio,
                 warnings: m.warnings,
                 error: None,
+                measured_from: Some(match m.measured_from {
+                    moocpipe_media::MeasuredFrom::Index => moocpipe_proto::MeasuredFrom::Index,
+                    moocpipe_media::MeasuredFrom::Demux => moocpipe_proto::MeasuredFrom::Demux,
+                }),
             }
         }
         Err(e) => {

@@ -25,11 +25,17 @@ pub struct CheckArgs {
     /// Time bound for checking one file, in seconds.
     #[arg(long, default_value_t = 600, env = "MOOCPIPE_CHECK_TIMEOUT")]
     pub timeout: u64,
+    /// Read every frame, even when the container's index could answer
+    /// (MOV/MP4 are otherwise measured from their sample tables and the
+    /// first frame of each stream).
+    #[arg(long)]
+    pub full: bool,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let options = MeasureOptions {
         timeout: Duration::from_secs(args.timeout.max(1)),
+        full_pass: args.full,
     };
     let show_progress = !args.json && std::io::stderr().is_terminal();
     let mut worst = 0u8;

@@ -119,6 +119,7 @@ pub fn run(args: ProcessArgs, config_file: Option<&Path>) -> anyhow::Result<Exit
         allow_noncompliant: args.allow_noncompliant,
         probe: MeasureOptions {
             timeout: Duration::from_secs(config.probe.timeout_seconds),
+            ..MeasureOptions::default()
         },
         transcode: config.transcode,
         course_rules: moocpipe_report::CourseRules::default(),

@@ -1,0 +1,148 @@
+//! Measuring from the container's index gives the same verdicts and values
+//! as reading every frame (issue 15): `moocpipe check` and
+//! `moocpipe check --full` on every file of the test corpus — every codec
+//! and container, and the cut-short, noisy and audio-only cases.
+
+use moocpipe_proto::{MeasuredFrom, ProbeRecord};
+use moocpipe_tests::cli::moocpipe_bin;
+use moocpipe_tests::media;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn check(file: &Path, full: bool) -> ProbeRecord {
+    let mut command = Command::new(moocpipe_bin());
+    command.args(["check", "--json"]);
+    if full {
+        command.arg("--full");
+    }
+    let out = command.arg(file).output().expect("run moocpipe check");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "{}: not a record ({e}): {stdout}\n{}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Equal but for floating-point values, which may differ in the last
+/// nanosecond (the demuxer rounds every frame's time, the index sums ticks).
+fn assert_same(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
+            assert!(
+                (x - y).abs() <= 1e-6 * x.abs().max(1.0),
+                "{at}: {x} by index, {y} by demux"
+            );
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for key in keys {
+                if key == "measured_from" {
+                    continue;
+                }
+                assert_same(
+                    x.get(key).unwrap_or(&Value::Null),
+                    y.get(key).unwrap_or(&Value::Null),
+                    &format!("{at}.{key}"),
+                );
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}: lengths");
+            for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                assert_same(x, y, &format!("{at}[{i}]"));
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+fn corpus(dir: &Path) -> Vec<(PathBuf, Option<MeasuredFrom>)> {
+    use MeasuredFrom::{Demux, Index};
+    let noise = dir.join("noise.mov");
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let bytes: Vec<u8> = (0..200_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(&noise, bytes).expect("noise");
+    let cut = |src: PathBuf, name: &str| {
+        let len = std::fs::metadata(&src).expect("meta").len() as usize / 2;
+        media::truncated_copy(&src, len, dir, name)
+    };
+    vec![
+        (media::compliant_prores_mov(), Some(Index)),
+        (media::compliant_faststart_mov(), Some(Index)),
+        (media::prores_hq_video_only(), Some(Index)),
+        (media::prores_pcm_44k(), Some(Index)),
+        (media::prores_pcm_16bit(), Some(Index)),
+        (media::prores_pcm_float(), Some(Index)),
+        (media::prores_pcm_mono(), Some(Index)),
+        (media::prores_two_mono_tracks(), Some(Index)),
+        (media::prores_two_video_streams(), Some(Index)),
+        (media::prores_720p(), Some(Index)),
+        (media::prores_15fps(), Some(Index)),
+        (media::prores_23_976(), Some(Index)),
+        (media::prores_standard_low_rate(), Some(Index)),
+        (media::prores_interlaced(), Some(Index)),
+        (media::h264_long_gop_mov(), Some(Index)),
+        (media::h264_all_intra_aac_mp4(), Some(Index)),
+        (media::dnxhr_mov(), Some(Index)),
+        (media::rgb555_mov(), Some(Index)),
+        // No index of ours: MXF, Matroska.
+        (media::dnxhd_mxf(), Some(Demux)),
+        (media::mjpeg_mkv(), Some(Demux)),
+        // Errors: the same error either way.
+        (cut(media::compliant_prores_mov(), "cut.mov"), None),
+        (
+            cut(media::compliant_faststart_mov(), "cut-faststart.mov"),
+            None,
+        ),
+        (noise, None),
+        (media::wav_audio_only(), None),
+        (media::mov_audio_only(), None),
+    ]
+}
+
+#[test]
+fn the_index_gives_the_verdicts_and_values_of_a_full_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (file, expected_from) in corpus(dir.path()) {
+        let by_index = check(&file, false);
+        let by_demux = check(&file, true);
+        let name = file.display().to_string();
+        assert_eq!(by_index.verdict, by_demux.verdict, "{name}: verdict");
+        assert_eq!(
+            by_index.error.as_ref().map(|e| e.kind),
+            by_demux.error.as_ref().map(|e| e.kind),
+            "{name}: error kind"
+        );
+        assert_same(
+            &serde_json::to_value(&by_index).expect("json"),
+            &serde_json::to_value(&by_demux).expect("json"),
+            &name,
+        );
+        assert_eq!(
+            by_index.measured_from, expected_from,
+            "{name}: measured from"
+        );
+        if by_demux.error.is_none() {
+            assert_eq!(
+                by_demux.measured_from,
+                Some(MeasuredFrom::Demux),
+                "{name}: --full reads every frame"
+            );
+        }
+    }
+}
