@@ -5,11 +5,14 @@
 
 pub mod caption;
 pub mod job;
+pub mod naming;
 pub mod probe;
 pub mod qc;
 pub mod report;
 pub mod rules;
+pub mod run;
 pub mod schema;
+pub mod stage;
 pub mod take;
 pub mod transcode;
 
@@ -18,6 +21,7 @@ pub use caption::{
     StyleViolation,
 };
 pub use job::{IngestJob, IngestVia, NoticeRecord, PublishedLink, PublishedRecord, TakeJob};
+pub use naming::{slug, SLUG_MAX_LEN};
 pub use probe::{
     AudioFacts, ErrorKind, Fraction, Interlacing, MeasuredFrom, ProbeError, ProbeRecord,
     StreamCounts, TakeVerdict, VideoFacts,
@@ -25,6 +29,8 @@ pub use probe::{
 pub use qc::{AudioQc, Bars, Finding, FindingKind, QcRecord, Severity, SuggestedScore, VideoQc};
 pub use report::{LessonSegments, ModuleSegments, SegmentReport, SegmentTake};
 pub use rules::{RuleId, RuleResult, Verdict};
+pub use run::{CaptionRun, StoredObject};
+pub use stage::{Stage, UnknownStage};
 pub use take::{Sidecar, TakeKind, TakeRef};
 pub use transcode::{EncodeSettings, HlsPackage, Rendition, TranscodeRecord};
 

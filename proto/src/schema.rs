@@ -25,6 +25,10 @@ pub fn all() -> Vec<(&'static str, String)> {
             pretty(schema_for!(crate::CaptionRecord)),
         ),
         (
+            "caption-run.schema.json",
+            pretty(schema_for!(crate::CaptionRun)),
+        ),
+        (
             "ingest-job.schema.json",
             pretty(schema_for!(crate::IngestJob)),
         ),

@@ -6,7 +6,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What the transcode stage made of a take, and whether every output passed
-/// its verification. Paths are relative to the take's folder in the store.
+/// its verification. Paths are relative to the run's folder in the store
+/// (`takes/<id>/runs/<run>/`); `objects` names every object of the run with
+/// its full key, size and checksum.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TranscodeRecord {
@@ -24,6 +26,13 @@ pub struct TranscodeRecord {
     pub settings: EncodeSettings,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ProbeError>,
+    /// The run whose outputs these are; absent when nothing was stored (a
+    /// failed verification, an error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// Every object the run stored (renditions, HLS, poster).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<crate::run::StoredObject>,
 }
 
 /// One MP4 rendition.
@@ -34,7 +43,7 @@ pub struct Rendition {
     pub name: String,
     /// True for the rendition uploaded to the platform (≥ 8 Mbit/s 1080p).
     pub platform: bool,
-    /// Path relative to the take folder, e.g. `renditions/physics-101-m01-l02-newtons-laws-1080p.mp4`.
+    /// Path relative to the run folder, e.g. `renditions/physics-101-m01-l02-newtons-laws-1080p.mp4`.
     pub file: String,
     /// Human-readable name to download it as.
     pub download_name: String,

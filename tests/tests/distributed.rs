@@ -955,3 +955,107 @@ async fn a_transcode_longer_than_consumer_timeout_runs_once_and_completes() {
     assert!(p.dead_letters("transcode").is_empty());
     p.assert_raw_unchanged(&key, &uploaded, &sent).await;
 }
+
+/// Issue 11: a compliant take whose sound is a line-up tone, no speech. Its
+/// captions have no cues and its SRT is 0 bytes; the caption record says
+/// so, and the report links what the record names: published, the author
+/// told once, nothing dead-lettered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compliant_take_without_speech_is_published_and_the_author_told() {
+    let mut p = Pipeline::start().await;
+    p.spawn_all();
+    let take = media::prores_take_with_sound("e2e-tone-take", &media::tone_wav());
+    let key = KEY.replace("take-01", "take-05");
+    p.uploader
+        .put_bytes(&key.replace(".mov", ".json"), sidecar(), "application/json")
+        .await
+        .expect("upload the sidecar");
+    let (uploaded, sent) = p.upload(&key, &take).await;
+    let take_id = moocpipe_ingest::take_id(&p.raw_bucket, &key, &uploaded.etag);
+
+    let published: PublishedRecord = p
+        .record(&take_id, "published", Duration::from_secs(600))
+        .await;
+    assert_eq!(published.spec, TakeVerdict::Pass, "{published:?}");
+    assert_eq!(
+        published.transcode,
+        Some(TakeVerdict::Pass),
+        "{published:?}"
+    );
+    assert_eq!(published.captions_missing, None, "{published:?}");
+    let caption: moocpipe_proto::CaptionRun =
+        p.record(&take_id, "caption", Duration::from_secs(1)).await;
+    assert_eq!(caption.caption.cues, 0, "a tone is not speech");
+    let srt = published
+        .links
+        .iter()
+        .find(|l| l.name == "captions.srt")
+        .unwrap_or_else(|| panic!("the SRT is linked: {published:?}"));
+    assert_eq!(srt.size_bytes, 0, "{srt:?}");
+    let recorded = caption
+        .objects
+        .iter()
+        .find(|o| o.key == srt.key)
+        .expect("the link is an object the caption record names");
+    assert_eq!(recorded.size_bytes, 0);
+    assert!(
+        srt.key
+            .starts_with(&format!("takes/{take_id}/runs/{}/captions/", caption.run)),
+        "{}",
+        srt.key
+    );
+    // Every link is an object a record names, and downloads as recorded.
+    let transcode: TranscodeRecord = p
+        .record(&take_id, "transcode", Duration::from_secs(1))
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for link in &published.links {
+        let named = transcode
+            .objects
+            .iter()
+            .chain(caption.objects.iter())
+            .find(|o| o.key == link.key)
+            .unwrap_or_else(|| panic!("{} is named by no record", link.key));
+        assert_eq!(named.size_bytes, link.size_bytes, "{}", link.key);
+        let file = dir.path().join(&link.name);
+        download(&link.url, &file);
+        assert_eq!(
+            std::fs::metadata(&file).expect("downloaded").len(),
+            link.size_bytes,
+            "{}",
+            link.name
+        );
+    }
+
+    let mails = p.smtp.wait_for(1, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mails_now = p.smtp.messages();
+    assert_eq!(notices_to(&mails_now, AUTHOR), 1, "{mails:#?}");
+    let subject = mails_now[0].header("subject").unwrap_or_default();
+    assert!(subject.contains("is ready: Newton's laws"), "{subject}");
+    assert_eq!(p.webhook.requests().len(), 1);
+    for stage in ["probe", "transcode", "caption", "report"] {
+        assert!(
+            p.dead_letters(stage).is_empty(),
+            "{stage}: {:?}\n{}",
+            p.dead_letters(stage),
+            p.logs()
+        );
+    }
+    // Only the runs the records name are left.
+    let runs: std::collections::BTreeSet<String> = p
+        .media
+        .list(&format!("takes/{take_id}/runs/"))
+        .await
+        .expect("list")
+        .iter()
+        .filter_map(|k| k.split('/').nth(3).map(str::to_owned))
+        .collect();
+    let named: std::collections::BTreeSet<String> = [transcode.run.clone(), Some(caption.run)]
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(runs, named);
+    p.assert_raw_unchanged(&key, &uploaded, &sent).await;
+    p.assert_scratch_empty();
+}

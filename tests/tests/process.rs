@@ -336,11 +336,40 @@ fn a_second_run_reuses_records_and_force_redoes_them() {
         "{}",
         forced.stderr
     );
-    assert_ne!(
-        std::fs::metadata(&mp4)
-            .and_then(|m| m.modified())
-            .expect("mtime"),
-        mtime
+    // A new run of its own; the record names it, and the run it replaced
+    // is removed once the record is written.
+    let redone = paths(&take(&forced, "again.mov")["renditions"])[0].clone();
+    assert_ne!(redone, mp4, "a forced run writes under a run of its own");
+    assert!(redone.exists() && !mp4.exists(), "{}", redone.display());
+    let id = take(&forced, "again.mov")["take_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let runs: Vec<_> = std::fs::read_dir(data.join("takes").join(&id).join("runs"))
+        .expect("runs")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let record: moocpipe_proto::TranscodeRecord = serde_json::from_str(
+        &std::fs::read_to_string(data.join("takes").join(&id).join("records/transcode.json"))
+            .expect("transcode record"),
+    )
+    .expect("a transcode record");
+    let run = record.run.clone().expect("the record names its run");
+    assert_eq!(Some(runs[0].to_string_lossy().as_ref()), Some(run.as_str()));
+    assert!(redone.starts_with(data.join("takes").join(&id).join("runs").join(&run)));
+    // Every object of the run is named with its size.
+    for object in &record.objects {
+        let size = std::fs::metadata(data.join(&object.key))
+            .map(|m| m.len())
+            .expect("a named object exists");
+        assert_eq!(size, object.size_bytes, "{}", object.key);
+    }
+    assert!(
+        record.objects.iter().any(|o| data.join(&o.key) == redone),
+        "{:?}",
+        record.objects
     );
 }
 
@@ -499,7 +528,7 @@ fn ctrl_c_stops_cleanly_and_publishes_nothing() {
         .collect::<Vec<_>>();
     assert_eq!(takes.len(), 1);
     assert!(
-        !takes[0].path().join("renditions").exists(),
+        !takes[0].path().join("runs").exists() && !takes[0].path().join("renditions").exists(),
         "nothing half-written looks finished"
     );
     assert!(!takes[0].path().join("records/transcode.json").exists());
@@ -604,4 +633,89 @@ fn a_spoken_take_gets_captions_beside_its_renditions() {
         "{}",
         again.stderr
     );
+}
+
+/// A compliant take whose sound is a line-up tone, no speech: captions
+/// without cues (an empty SRT), named by the record with their sizes, and
+/// the take is done like any other.
+#[test]
+fn a_compliant_take_without_speech_is_done_with_empty_captions() {
+    let src = media::prores_take_with_sound("tone-take", &media::tone_wav());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = media::place_in(
+        &src,
+        dir.path(),
+        "physics-101/01-mechanics/04-line-up/take-01.mov",
+    );
+    std::fs::write(
+        file.with_extension("json"),
+        r#"{"title": "Line-up", "language": "en"}"#,
+    )
+    .expect("sidecar");
+    let config = dir.path().join("moocpipe.toml");
+    std::fs::write(&config, "[caption]\nmodel = \"tiny.en\"\n").expect("config");
+    let fetch = Command::new(moocpipe_bin())
+        .args(["models", "fetch", "tiny.en"])
+        .output()
+        .expect("run models fetch");
+    assert!(
+        fetch.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fetch.stderr)
+    );
+    let data = dir.path().join("data");
+    let out = Command::new(moocpipe_bin())
+        .args([
+            "--config",
+            &config.to_string_lossy(),
+            "process",
+            "--json",
+            "--rungs",
+            "1080p",
+            "--no-hls",
+            "--data",
+        ])
+        .arg(&data)
+        .arg(dir.path().join("physics-101"))
+        .output()
+        .expect("run moocpipe process");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        summary: serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("summary is JSON ({e}); stderr:\n{stderr}")),
+        stderr,
+    };
+    assert_eq!(run.code, 0, "{}\n{}", run.summary, run.stderr);
+    let t = take(&run, "take-01.mov");
+    assert_eq!(t["status"], "done", "{t}");
+    assert_eq!(t["caption_cues"], 0, "a tone is not speech: {t}");
+    assert!(t.get("caption_error").is_none(), "{t}");
+    let captions = paths(&t["captions"]);
+    assert_eq!(captions.len(), 3, "{t}");
+    let srt = &captions[1];
+    assert_eq!(srt.extension().and_then(|e| e.to_str()), Some("srt"));
+    assert_eq!(
+        std::fs::metadata(srt).expect("srt").len(),
+        0,
+        "no cues, no bytes"
+    );
+
+    let id = t["take_id"].as_str().unwrap_or_default();
+    let record: moocpipe_proto::CaptionRun = serde_json::from_str(
+        &std::fs::read_to_string(data.join("takes").join(id).join("records/caption.json"))
+            .expect("caption record"),
+    )
+    .expect("a caption run record");
+    assert_eq!(record.caption.cues, 0);
+    let named_srt = record
+        .objects
+        .iter()
+        .find(|o| o.key.ends_with(".srt"))
+        .expect("the record names the SRT");
+    assert_eq!(named_srt.size_bytes, 0);
+    assert_eq!(&data.join(&named_srt.key), srt);
+    assert!(named_srt
+        .key
+        .starts_with(&format!("takes/{id}/runs/{}/captions/", record.run)));
 }

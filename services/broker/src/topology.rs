@@ -19,8 +19,6 @@
 //! [`declare`] declares all of it; redeclaring with the same arguments is a
 //! no-op in AMQP, so every worker calls it at start and after a reconnect.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use lapin::options::{
@@ -29,7 +27,6 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, ExchangeKind};
-use serde::{Deserialize, Serialize};
 
 use crate::error::BrokerError;
 
@@ -53,61 +50,9 @@ const UNROUTED_MAX_LENGTH: i64 = 10_000;
 /// How long an unrouted event is kept: a day.
 const UNROUTED_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// A stage of the pipeline: one queue, one kind of worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    Ingest,
-    Probe,
-    Transcode,
-    Caption,
-    Report,
-}
-
-impl Stage {
-    /// Every stage, in pipeline order.
-    pub const ALL: [Stage; 5] = [
-        Stage::Ingest,
-        Stage::Probe,
-        Stage::Transcode,
-        Stage::Caption,
-        Stage::Report,
-    ];
-
-    /// The stage's name in queue names, routing keys and metric labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Ingest => "ingest",
-            Stage::Probe => "probe",
-            Stage::Transcode => "transcode",
-            Stage::Caption => "caption",
-            Stage::Report => "report",
-        }
-    }
-
-    /// Stages whose jobs run for minutes and hold a whole core: one job at a
-    /// time per worker (prefetch 1).
-    pub fn is_heavy(self) -> bool {
-        matches!(self, Stage::Transcode | Stage::Caption)
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Stage {
-    type Err = BrokerError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Stage::ALL
-            .into_iter()
-            .find(|stage| stage.as_str() == s)
-            .ok_or_else(|| BrokerError::UnknownStage(s.to_owned()))
-    }
-}
+/// A stage of the pipeline: one queue, one kind of worker. Defined in
+/// `moocpipe-proto` so the runners, the records and the broker share one type.
+pub use moocpipe_proto::Stage;
 
 /// The names of one pipeline's exchanges and queues, and the back-off steps
 /// its delay queues are declared for.

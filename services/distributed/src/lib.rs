@@ -17,10 +17,14 @@
 //! - every stage is **idempotent by record**: a stage whose record exists
 //!   for the take skips its work and sends its messages again, so a job
 //!   delivered twice costs a lookup, not a second encode;
-//! - a stage writes its outputs first and its record **last**, so a record
-//!   means "finished": a worker killed half-way leaves objects that no
-//!   record points to and that the next attempt overwrites with the same
-//!   bytes;
+//! - a stage writes its outputs first, under a run prefix of its own named by
+//!   the job's lease token (`takes/<id>/runs/<run>/…`), and its record
+//!   **last**, after confirming the lease, naming the run and every object
+//!   with size and ETag: a record means "finished", a worker killed half-way
+//!   or one that lost its lease leaves a run no record names, removed when
+//!   the next record is written, and two runs never mix;
+//! - the stage policy and the store side are shared with the local runner
+//!   (`moocpipe-pipeline`);
 //! - the raw bucket is only read, with its own credentials ([`Stores`]);
 //! - every stage reads the raw take by ranged GETs as the demuxer asks for
 //!   them ([`remote`]), never copying it first; outputs are written to a

@@ -121,14 +121,15 @@
 mod discover;
 mod error;
 mod layout;
-mod naming;
 mod object;
 mod sidecar;
 mod take_id;
 
 pub use discover::{discover, discover_placing, place, place_loose, Discovery, Loose};
 pub use error::{LayoutError, EXPECTED_LAYOUT};
-pub use naming::{slug, SLUG_MAX_LEN};
+/// The slug rule lives in `moocpipe-proto` (shared with the transcode's
+/// signed names); re-exported for ingest's callers.
+pub use moocpipe_proto::{slug, SLUG_MAX_LEN};
 pub use object::{place_object, RawObject};
 pub use sidecar::{parse_sidecar, LANGUAGES};
 pub use take_id::{ingest_key_id, local_take_id, take_id, LOCAL_ORIGIN};

@@ -3,7 +3,7 @@
 
 use crate::{CourseReport, Event, ProcessOptions};
 use moocpipe_proto::{ProbeRecord, TakeRef};
-use moocpipe_storage::layout::{self, Stage};
+use moocpipe_storage::layout::{self, Record as Stage};
 use moocpipe_storage::{LocalStore, StorageError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

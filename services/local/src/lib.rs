@@ -1,22 +1,38 @@
-//! The embedded default: `moocpipe process` runs ingest, probe, transcode and
-//! report in order in one process, over a local-folder store laid out as the
-//! distributed mode's S3 store is. Every stage writes its record; a stage
-//! whose record already exists for the same take (same take id) is skipped
-//! unless forced, so a second run only does what is missing.
+//! The local runner: `moocpipe process` runs ingest, probe, transcode (with
+//! QC), captions and the course report in order in one process, over a
+//! local-folder store laid out as the distributed runner's S3 store is.
+//!
+//! The policy (what to skip, whether a take goes on after the spec, what a
+//! failure records, the output names) and the store side (run prefixes,
+//! records naming every object with size and checksum, other runs removed)
+//! are the distributed runner's too, from `moocpipe-pipeline`; its async
+//! store steps run here on a current-thread tokio runtime over
+//! `LocalStore`. Every stage writes its record; a stage whose record exists
+//! for the same take (same take id) is skipped unless forced, so a second
+//! run only does what is missing.
+//!
+//! **Runs.** One `process` invocation is one run, named `local-<unix
+//! milliseconds>-<pid>` (unique per invocation); a stage's outputs are
+//! renamed from the staging folder into `takes/<id>/runs/<run>/<output>`
+//! (a rename, not a copy: staging is inside the store), described with a
+//! HEAD, named by the record, and the take's other runs of that output are
+//! removed once the record is written.
 
 mod caption;
 mod course;
 
+/// The QC session and its own-decode run (`moocpipe qc` uses it too).
+pub use moocpipe_pipeline::qc;
+
 use moocpipe_media::analyse::AnalysisSink;
 use moocpipe_media::transcode::TranscodeProgress;
 use moocpipe_media::MeasureOptions;
-use moocpipe_probe::qc::QcSession;
-use moocpipe_proto::{
-    CaptionRecord, ProbeError, ProbeRecord, QcRecord, TakeRef, TakeVerdict, TranscodeRecord,
-    SCHEMA_VERSION,
-};
+use moocpipe_pipeline::policy::{self, AfterProbe};
+use moocpipe_pipeline::qc::QcSession;
+use moocpipe_pipeline::{sequencer, PipelineError, RunContext};
+use moocpipe_proto::{CaptionRecord, ProbeRecord, QcRecord, TakeRef, TakeVerdict, TranscodeRecord};
 use moocpipe_qc::QcConfig;
-use moocpipe_storage::layout::{self, Stage};
+use moocpipe_storage::layout::{self, Output, Record};
 use moocpipe_storage::{LocalStore, StorageError};
 use moocpipe_transcode::TranscodeConfig;
 use serde::Serialize;
@@ -196,6 +212,13 @@ pub fn process(
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Summary, StorageError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| StorageError::Io {
+            path: store.root().to_path_buf(),
+            message: format!("cannot start the store's runtime: {e}"),
+        })?;
+    let run = run_name();
     let found = moocpipe_ingest::discover(paths);
     let total = found.takes.len();
     let mut outcomes = Vec::new();
@@ -215,9 +238,16 @@ pub fn process(
             ));
             continue;
         }
-        outcomes.push(process_take(
-            take, source, store, options, cancel, on_event,
-        )?);
+        let ctx = TakeContext {
+            take,
+            source,
+            store,
+            options,
+            cancel,
+            run: &run,
+            runtime: &runtime,
+        };
+        outcomes.push(process_take(&ctx, on_event)?);
     }
     let reports = course::write_reports(&found.takes, store, options, on_event)?;
     Ok(Summary {
@@ -227,6 +257,108 @@ pub fn process(
         ignored: found.ignored,
         reports,
     })
+}
+
+/// This invocation's run name: `local-<unix milliseconds>-<pid>`.
+fn run_name() -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("local-{millis}-{}", std::process::id())
+}
+
+/// Everything a stage of one take needs, instead of eight arguments.
+pub(crate) struct TakeContext<'a> {
+    pub take: &'a TakeRef,
+    /// The raw take on disk.
+    pub source: &'a Path,
+    pub store: &'a LocalStore,
+    pub options: &'a ProcessOptions,
+    pub cancel: &'a AtomicBool,
+    /// This invocation's run name.
+    pub run: &'a str,
+    /// Runs the shared async store steps.
+    pub runtime: &'a tokio::runtime::Runtime,
+}
+
+impl TakeContext<'_> {
+    pub(crate) fn run_context(&self) -> RunContext<'_> {
+        RunContext {
+            take: self.take,
+            run: self.run,
+        }
+    }
+
+    /// Moves a finished staging folder into this run's `output` (a rename),
+    /// describes its objects, and returns them.
+    pub(crate) fn publish(
+        &self,
+        staged: &Path,
+        output: Output,
+    ) -> Result<Vec<moocpipe_proto::StoredObject>, StorageError> {
+        let run = self.run_context();
+        self.store.publish_dir(staged, &run.prefix(output))?;
+        self.runtime
+            .block_on(sequencer::describe_run(self.store, run, output))
+            .map_err(|e| self.store_error(e))
+    }
+
+    /// After the record naming this run is written: removes the take's other
+    /// runs of `output` and the folders they leave empty.
+    pub(crate) fn remove_other_runs(&self, output: Output) {
+        let run = self.run_context();
+        if let Err(e) = self
+            .runtime
+            .block_on(sequencer::remove_other_runs(self.store, run, output))
+        {
+            tracing::warn!(error = %e, "other runs not removed");
+        }
+        let runs = self.store.path(&layout::runs(&self.take.take_id));
+        for name in self
+            .store
+            .list(&layout::runs(&self.take.take_id))
+            .unwrap_or_default()
+        {
+            if name != self.run {
+                prune_empty(&runs.join(name));
+            }
+        }
+        // Outputs of the layout before runs were fenced.
+        let legacy = self.store.path(&layout::renditions(&self.take.take_id));
+        if output == Output::Renditions && legacy.is_dir() {
+            let _ = std::fs::remove_dir_all(legacy);
+        }
+        let legacy = self.store.path(&format!(
+            "{}/captions",
+            layout::take_dir(&self.take.take_id)
+        ));
+        if output == Output::Captions && legacy.is_dir() {
+            let _ = std::fs::remove_dir_all(legacy);
+        }
+    }
+
+    fn store_error(&self, e: PipelineError) -> StorageError {
+        match e {
+            PipelineError::Storage(e) => e,
+            other => StorageError::Io {
+                path: self.store.root().to_path_buf(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Removes the empty folders under `dir`, and `dir` when it ends up empty.
+fn prune_empty(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                prune_empty(&entry.path());
+            }
+        }
+    }
+    // Fails, as it should, on a folder that still holds something.
+    let _ = std::fs::remove_dir(dir);
 }
 
 fn outcome(
@@ -257,73 +389,87 @@ fn outcome(
     }
 }
 
-/// The probe record of a take: the stored one, or a fresh probe.
+/// The probe record of a take: the stored one, or a fresh probe. A probe
+/// that failed for a transient reason (I/O, a time-out) is not stored: the
+/// next run tries again.
 pub fn probe_take(
     take: &TakeRef,
     source: &Path,
     store: &LocalStore,
     options: &ProcessOptions,
 ) -> Result<(ProbeRecord, bool), StorageError> {
-    let key = layout::record(&take.take_id, Stage::Probe);
-    if !options.force {
-        if let Some(record) = store.get_json::<ProbeRecord>(&key)? {
+    let key = layout::record(&take.take_id, Record::Probe);
+    if let Some(record) = store.get_json::<ProbeRecord>(&key)? {
+        if policy::skip_recorded(true, options.force) {
             return Ok((record, true));
         }
     }
     let record = moocpipe_probe::run(&take.key, source, &options.probe, &mut |_| {});
-    store.put_json(&key, &record)?;
+    if policy::after_probe(&record, options.allow_noncompliant).records() {
+        store.put_json(&key, &record)?;
+    }
     Ok((record, false))
 }
 
 fn process_take(
-    take: &TakeRef,
-    source: &Path,
-    store: &LocalStore,
-    options: &ProcessOptions,
-    cancel: &AtomicBool,
+    ctx: &TakeContext<'_>,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<TakeOutcome, StorageError> {
+    let (take, store, options) = (ctx.take, ctx.store, ctx.options);
     let span = tracing::info_span!("take", take_id = %take.take_id, key = %take.key);
     let _enter = span.enter();
-    store.put_json(&layout::record(&take.take_id, Stage::Ingest), take)?;
-    let (probe, reused) = probe_take(take, source, store, options)?;
+    store.put_json(&layout::record(&take.take_id, Record::Ingest), take)?;
+    let (probe, reused) = probe_take(take, ctx.source, store, options)?;
     on_event(Event::Probed {
         take,
         record: &probe,
         reused,
     });
-    if probe.verdict == TakeVerdict::Error {
-        let note = probe.error.as_ref().map(|e| e.message.clone());
-        return Ok(outcome(take, probe.verdict, None, Status::Error, note));
+    let after = policy::after_probe(&probe, options.allow_noncompliant);
+    match &after {
+        AfterProbe::Retry { message, .. } => {
+            let note = format!("{message} (not recorded: the next run tries again)");
+            return Ok(outcome(
+                take,
+                probe.verdict,
+                None,
+                Status::Error,
+                Some(note),
+            ));
+        }
+        AfterProbe::Unreadable { .. } => {
+            let note = probe.error.as_ref().map(|e| e.message.clone());
+            return Ok(outcome(take, probe.verdict, None, Status::Error, note));
+        }
+        AfterProbe::GoOn | AfterProbe::Stop => {}
     }
 
     // QC shares the transcode's decode when the transcode runs; otherwise
     // (not transcoded, or renditions recorded) it decodes the take itself.
-    let qc_key = layout::record(&take.take_id, Stage::Qc);
-    let stored_qc = if options.force || options.no_qc {
+    let qc_key = layout::record(&take.take_id, Record::Qc);
+    let stored_qc = if options.no_qc {
         None
     } else {
-        store.get_json::<QcRecord>(&qc_key)?
+        store
+            .get_json::<QcRecord>(&qc_key)?
+            .filter(|_| policy::skip_recorded(true, options.force))
     };
     let session = (stored_qc.is_none() && !options.no_qc).then(|| QcSession::new(&options.qc));
     let sink = session.as_ref().map(QcSession::sink);
-    let (mut out, decoded) = transcode_part(
-        take,
-        source,
-        &probe,
-        store,
-        options,
-        cancel,
-        sink.as_ref(),
-        on_event,
-    )?;
+    let (mut out, decoded) = transcode_part(ctx, &probe, &after, sink.as_ref(), on_event)?;
     let qc = match (stored_qc, session) {
         (Some(record), _) => Some((record, true)),
         (None, Some(session)) if out.status != Status::Cancelled => {
             let result = if decoded {
                 session.finish(&take.key)
             } else {
-                moocpipe_probe::qc::run(&take.key, source, &options.qc, cancel, &mut |_| {})
+                moocpipe_pipeline::qc::run(
+                    &take.key,
+                    ctx.source,
+                    &options.qc,
+                    ctx.cancel,
+                    &mut |_| {},
+                )
             };
             match result {
                 Ok(record) => {
@@ -354,7 +500,7 @@ fn process_take(
 
     // Captions go with published renditions.
     if let (Status::Done, Some(config)) = (out.status, &options.caption) {
-        match caption::caption_take(take, source, store, options, config, cancel, on_event)? {
+        match caption::caption_take(ctx, config, on_event)? {
             caption::Captioned::Done { record, files } => {
                 out.captions = files;
                 out.caption_cues = Some(record.cues);
@@ -374,51 +520,43 @@ fn process_take(
 /// (unless allowed) or whose renditions are recorded; else run, feeding
 /// `analysis` too, and published. Returns the outcome and whether the take
 /// was decoded to its end (so the analysis saw all of it).
-#[allow(clippy::too_many_arguments)]
 fn transcode_part(
-    take: &TakeRef,
-    source: &Path,
+    ctx: &TakeContext<'_>,
     probe: &ProbeRecord,
-    store: &LocalStore,
-    options: &ProcessOptions,
-    cancel: &AtomicBool,
+    after: &AfterProbe,
     analysis: Option<&Arc<Mutex<dyn AnalysisSink>>>,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<(TakeOutcome, bool), StorageError> {
-    match probe.verdict {
-        TakeVerdict::Fail | TakeVerdict::CannotTell if !options.allow_noncompliant => {
-            let failing: Vec<&str> = probe
-                .rules
-                .iter()
-                .filter(|r| r.verdict != moocpipe_proto::Verdict::Pass)
-                .map(|r| r.id.as_str())
-                .collect();
-            let note = format!(
-                "fails the raw-footage spec ({}); not transcoded (use --allow-noncompliant to transcode anyway)",
-                failing.join(", ")
-            );
-            let out = outcome(take, probe.verdict, None, Status::NotTranscoded, Some(note));
-            return Ok((out, false));
-        }
-        _ => {}
+    let (take, store) = (ctx.take, ctx.store);
+    if *after == AfterProbe::Stop {
+        let failing: Vec<&str> = probe
+            .rules
+            .iter()
+            .filter(|r| r.verdict != moocpipe_proto::Verdict::Pass)
+            .map(|r| r.id.as_str())
+            .collect();
+        let note = format!(
+            "fails the raw-footage spec ({}); not transcoded (use --allow-noncompliant to transcode anyway)",
+            failing.join(", ")
+        );
+        let out = outcome(take, probe.verdict, None, Status::NotTranscoded, Some(note));
+        return Ok((out, false));
     }
 
-    let record_key = layout::record(&take.take_id, Stage::Transcode);
-    let stored = if options.force {
-        None
-    } else {
-        store.get_json::<TranscodeRecord>(&record_key)?
+    let record_key = layout::record(&take.take_id, Record::Transcode);
+    let stored = store
+        .get_json::<TranscodeRecord>(&record_key)?
+        .filter(|_| policy::skip_recorded(true, ctx.options.force));
+    // Reused only when passed, fenced (names its run) and still there.
+    let reusable = |r: &TranscodeRecord| {
+        r.verdict == TakeVerdict::Pass
+            && r.run.as_deref().is_some_and(|run| {
+                store.exists(&layout::run_output(&take.take_id, run, Output::Renditions))
+            })
     };
     let (record, reused) = match stored {
-        Some(r)
-            if r.verdict == TakeVerdict::Pass
-                && store.exists(&layout::renditions(&take.take_id)) =>
-        {
-            (r, true)
-        }
-        _ => match transcode_take(
-            take, source, probe, store, options, cancel, analysis, on_event,
-        )? {
+        Some(r) if reusable(&r) => (r, true),
+        _ => match transcode_take(ctx, probe, analysis, on_event)? {
             Ok(r) => (r, false),
             Err(o) => return Ok((o, false)),
         },
@@ -428,7 +566,6 @@ fn transcode_part(
         record: &record,
         reused,
     });
-    let take_dir = store.path(&layout::take_dir(&take.take_id));
     let mut out = outcome(
         take,
         probe.verdict,
@@ -440,51 +577,34 @@ fn transcode_part(
         },
         None,
     );
-    if record.verdict == TakeVerdict::Pass {
+    if let (TakeVerdict::Pass, Some(run)) = (record.verdict, &record.run) {
+        let run_dir = store.path(&layout::run_dir(&take.take_id, run));
         out.renditions = record
             .renditions
             .iter()
-            .map(|r| take_dir.join(&r.file))
+            .map(|r| run_dir.join(&r.file))
             .collect();
-        out.hls_master = record.hls.as_ref().map(|h| take_dir.join(&h.master));
-        out.poster = record.poster.as_ref().map(|p| take_dir.join(p));
+        out.hls_master = record.hls.as_ref().map(|h| run_dir.join(&h.master));
+        out.poster = record.poster.as_ref().map(|p| run_dir.join(p));
     } else {
-        let failed: Vec<String> = record
-            .renditions
-            .iter()
-            .flat_map(|r| r.rules.iter().map(move |rule| (r, rule)))
-            .filter(|(_, rule)| rule.verdict != moocpipe_proto::Verdict::Pass)
-            .map(|(r, rule)| format!("{} {}: {}", r.name, rule.id, rule.measured))
-            .chain(
-                record
-                    .hls
-                    .iter()
-                    .flat_map(|h| h.rules.iter())
-                    .filter(|rule| rule.verdict != moocpipe_proto::Verdict::Pass)
-                    .map(|rule| format!("{}: {}", rule.id, rule.measured)),
-            )
-            .collect();
         out.note = Some(format!(
             "verification failed: {}; nothing was published",
-            failed.join("; ")
+            policy::rendition_failures(&record).join("; ")
         ));
     }
     Ok((out, !reused))
 }
 
-/// Runs the transcode into a staging folder and publishes it when every
-/// output passed; the record is written in every case but cancellation.
-#[allow(clippy::too_many_arguments)]
+/// Runs the transcode into a staging folder and publishes it as this run's
+/// renditions when every output passed; the record is written in every case
+/// but cancellation and transient errors.
 fn transcode_take(
-    take: &TakeRef,
-    source: &Path,
+    ctx: &TakeContext<'_>,
     probe: &ProbeRecord,
-    store: &LocalStore,
-    options: &ProcessOptions,
-    cancel: &AtomicBool,
     analysis: Option<&Arc<Mutex<dyn AnalysisSink>>>,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Result<TranscodeRecord, TakeOutcome>, StorageError> {
+    let (take, store, options) = (ctx.take, ctx.store, ctx.options);
     let staging = store.staging(&take.take_id)?;
     let out_dir = staging.path().join("renditions");
     let scratch = staging.path().join("scratch");
@@ -494,25 +614,27 @@ fn transcode_take(
             message: e.to_string(),
         })?;
     }
-    let source = moocpipe_media::Source::File(source.to_path_buf());
+    let source = moocpipe_media::Source::File(ctx.source.to_path_buf());
     let job = moocpipe_transcode::TranscodeJob {
         take,
         source: &source,
         probe,
         out_dir: &out_dir,
         scratch_dir: &scratch,
-        analysis: analysis.map(|sink| (moocpipe_probe::qc::ANALYSIS_WIDTH, sink)),
+        analysis: analysis.map(|sink| (moocpipe_pipeline::qc::ANALYSIS_WIDTH, sink)),
     };
-    let result = moocpipe_transcode::run(job, &options.transcode, cancel, &mut |p| {
+    let result = moocpipe_transcode::run(job, &options.transcode, ctx.cancel, &mut |p| {
         on_event(Event::Transcoding { take, progress: p })
     });
-    let record_key = layout::record(&take.take_id, Stage::Transcode);
+    let record_key = layout::record(&take.take_id, Record::Transcode);
     match result {
-        Ok(record) => {
+        Ok(mut record) => {
             if record.verdict == TakeVerdict::Pass {
-                store.publish_dir(&out_dir, &layout::renditions(&take.take_id))?;
+                record.objects = ctx.publish(&out_dir, Output::Renditions)?;
+                record.run = Some(ctx.run.to_string());
             }
             store.put_json(&record_key, &record)?;
+            ctx.remove_other_runs(Output::Renditions);
             Ok(Ok(record))
         }
         Err(e) if e.kind() == moocpipe_proto::ErrorKind::Cancelled => Ok(Err(outcome(
@@ -523,24 +645,19 @@ fn transcode_take(
             Some("stopped by the user; nothing was published".into()),
         ))),
         Err(e) => {
-            let record = TranscodeRecord {
-                schema_version: SCHEMA_VERSION,
-                take_id: take.take_id.clone(),
-                verdict: TakeVerdict::Error,
-                renditions: Vec::new(),
-                hls: None,
-                poster: None,
-                settings: moocpipe_proto::transcode::EncodeSettings {
-                    preset: options.transcode.preset.clone(),
-                    audio_bitrate_bps: options.transcode.audio_bitrate_bps,
-                    hls_segment_seconds: options.transcode.hls_segment_seconds,
-                },
-                error: Some(ProbeError {
-                    kind: e.kind(),
-                    message: e.to_string(),
-                }),
-            };
-            store.put_json(&record_key, &record)?;
+            if policy::is_recorded_error(e.kind()) {
+                let record = policy::failed_transcode(
+                    &take.take_id,
+                    moocpipe_proto::transcode::EncodeSettings {
+                        preset: options.transcode.preset.clone(),
+                        audio_bitrate_bps: options.transcode.audio_bitrate_bps,
+                        hls_segment_seconds: options.transcode.hls_segment_seconds,
+                    },
+                    e.kind(),
+                    e.to_string(),
+                );
+                store.put_json(&record_key, &record)?;
+            }
             Ok(Err(outcome(
                 take,
                 probe.verdict,

@@ -2,7 +2,6 @@
 //! it against the raw-footage spec ([`spec`]). Knows nothing of queues or
 //! storage: it turns a file into a [`ProbeRecord`].
 
-pub mod qc;
 pub mod spec;
 
 use moocpipe_media::{MeasureOptions, Measurement, MediaError, Source};

@@ -193,5 +193,8 @@ pub fn run(
             hls_segment_seconds: config.hls_segment_seconds,
         },
         error: None,
+        // The runner names the run and its objects once they are stored.
+        run: None,
+        objects: Vec::new(),
     })
 }

@@ -8,10 +8,10 @@ use moocpipe_proto::{TakeKind, TakeRef};
 /// The stem every output of a take starts with, e.g.
 /// `physics-101-m01-l02-newtons-laws` or `physics-101-promo-welcome`.
 pub fn base_name(take: &TakeRef) -> String {
-    let course = non_empty(moocpipe_ingest::slug(&take.course), "course");
+    let course = non_empty(moocpipe_proto::slug(&take.course), "course");
     let title = non_empty(
-        moocpipe_ingest::slug(&take.title),
-        &non_empty(moocpipe_ingest::slug(&take.take), "take"),
+        moocpipe_proto::slug(&take.title),
+        &non_empty(moocpipe_proto::slug(&take.take), "take"),
     );
 
     match (take.kind, take.module, take.lesson) {

@@ -1,8 +1,11 @@
 //! One handler per stage: `handle(ctx, job) -> messages for the next stages`.
-//! Each reads its record first and, when it exists, only sends its messages
-//! again (idempotent by record); otherwise it reads the source by ranges,
-//! runs the stage function on the blocking pool, uploads its outputs and
-//! writes its record last.
+//! The policy (what to skip, whether to go on, what a failure records, the
+//! output names, when a take is ready) and the store side (run prefixes,
+//! records naming their objects, other runs removed, checked links) are the
+//! local runner's too, from `moocpipe-pipeline`; a handler adds the broker
+//! glue: decoding the job, reading the source by ranges, running the stage
+//! on the blocking pool, confirming its lease before the record, and the
+//! messages for the next stages.
 
 pub mod caption;
 pub mod probe;
@@ -10,9 +13,10 @@ pub mod report;
 pub mod transcode;
 
 use crate::{storage_error, Context};
-use moocpipe_broker::{JobError, Outgoing, Stage};
-use moocpipe_proto::TakeJob;
-use moocpipe_storage::{content_type, ObjectStore};
+use moocpipe_broker::{Job, JobError, Outgoing, Stage};
+use moocpipe_pipeline::{PipelineError, RunContext};
+use moocpipe_proto::{StoredObject, TakeJob};
+use moocpipe_storage::layout::Output;
 use std::path::Path;
 
 /// A job for `stage` about the same take.
@@ -32,42 +36,48 @@ pub(crate) fn event<T: serde::Serialize>(
         .map_err(|e| JobError::Transient(format!("encoding a {stage} event: {e}")))
 }
 
-/// Uploads every file below `dir` to `<prefix>/<path below dir>`, with the
-/// media type of its extension. Returns the bytes written.
-pub(crate) async fn upload_dir(ctx: &Context, dir: &Path, prefix: &str) -> Result<u64, JobError> {
-    let mut files = Vec::new();
-    collect_files(dir, dir, &mut files)
-        .map_err(|e| JobError::Transient(format!("{}: {e}", dir.display())))?;
-    files.sort();
-    let mut total = 0;
-    for rel in files {
-        let key = format!("{prefix}/{rel}");
-        let path = dir.join(&rel);
-        ctx.stores
-            .media
-            .put_file(&key, &path, content_type::for_key(&key))
-            .await
-            .map_err(storage_error)?;
-        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
-        ctx.metrics.written(size);
-        total += size;
+/// A failure of the store side as a job failure: retried when trying again
+/// may help, dead-lettered with its words otherwise.
+pub(crate) fn pipeline_error(error: PipelineError) -> JobError {
+    match error {
+        PipelineError::Storage(e) => storage_error(e),
+        e if e.is_transient() => JobError::Transient(e.to_string()),
+        e => JobError::Permanent(e.to_string()),
     }
-    Ok(total)
 }
 
-fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            collect_files(root, &path, out)?;
-        } else if let Ok(rel) = path.strip_prefix(root) {
-            let rel: Vec<String> = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            out.push(rel.join("/"));
-        }
+/// Whether this job was replayed from the dead-letter queue (`dlq replay`):
+/// a replayed stage runs again although its record exists. Until
+/// `Headers.replay` is on this branch nothing marks a replay; after the
+/// merge this is `job.headers.replay`.
+pub(crate) fn replayed(_job: &Job) -> bool {
+    false
+}
+
+/// Uploads every file below `dir` under the run's prefix and describes each
+/// (size and ETag from a HEAD), counting the bytes written.
+pub(crate) async fn upload_run(
+    ctx: &Context,
+    run: RunContext<'_>,
+    output: Output,
+    dir: &Path,
+) -> Result<Vec<StoredObject>, JobError> {
+    let objects = moocpipe_pipeline::sequencer::store_run(&ctx.stores.media, run, output, dir)
+        .await
+        .map_err(pipeline_error)?;
+    for object in &objects {
+        ctx.metrics.written(object.size_bytes);
     }
-    Ok(())
+    Ok(objects)
+}
+
+/// After the record naming `run` is written: removes the take's other runs
+/// of `output` (earlier attempts, orphans of one that lost its lease). A
+/// failure here only leaves garbage the next write removes.
+pub(crate) async fn remove_other_runs(ctx: &Context, run: RunContext<'_>, output: Output) {
+    if let Err(error) =
+        moocpipe_pipeline::sequencer::remove_other_runs(&ctx.stores.media, run, output).await
+    {
+        tracing::warn!(take_id = %run.take.take_id, %error, "other runs not removed yet");
+    }
 }

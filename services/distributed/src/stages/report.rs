@@ -15,46 +15,30 @@
 //! `Message-ID` and the webhook's `Idempotency-Key` are the take id, so a
 //! receiver can tell. No correctness rests on conditional writes.
 
-use super::caption::captions_prefix;
-use super::event;
+use super::{event, pipeline_error};
 use crate::{storage_error, Context};
 use moocpipe_broker::{Job, JobError, Outgoing, Stage};
 use moocpipe_notify::{Notice, Notifier};
-use moocpipe_proto::{
-    NoticeRecord, ProbeRecord, PublishedLink, PublishedRecord, TakeJob, TakeRef, TakeVerdict,
-    TranscodeRecord, Verdict, SCHEMA_VERSION,
-};
-use moocpipe_storage::layout::{self, Stage as Record};
-use moocpipe_storage::{content_type, ObjectStore, S3Store};
-use serde::{Deserialize, Serialize};
+use moocpipe_pipeline::{policy, sequencer, Readiness};
+use moocpipe_proto::{NoticeRecord, ProbeRecord, TakeJob, TakeRef};
+use moocpipe_storage::layout::{self, Record};
+use moocpipe_storage::{content_type, ObjectStore};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-/// The body of a `take.<stage>.failed` event (see `moocpipe-broker`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FailedEvent {
-    pub take_id: String,
-    pub stage: Stage,
-    pub kind: String,
-    pub error: String,
-    #[serde(default)]
-    pub attempts: u32,
-}
+/// The body of a `take.<stage>.failed` event, kept as the take's failure
+/// record (see `moocpipe-pipeline`).
+pub use moocpipe_pipeline::FailureRecord as FailedEvent;
 
-/// `takes/<id>/records/failed-<stage>.json`: a dead-lettered stage of a
-/// take, as the report stage heard of it.
+/// `takes/<id>/records/failed-<stage>.json`
 pub fn failure_key(take_id: &str, stage: Stage) -> String {
-    format!(
-        "{}/records/failed-{}.json",
-        layout::take_dir(take_id),
-        stage.as_str()
-    )
+    layout::failure(take_id, stage)
 }
 
 /// `courses/<course>/takes/<take-id>.json`: the course's index of takes,
 /// written by ingest, read here for the segment-length report.
 pub fn course_index_key(course: &str, take_id: &str) -> String {
-    format!("courses/{course}/takes/{take_id}.json")
+    layout::course_index(course, take_id)
 }
 
 pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobError> {
@@ -89,12 +73,33 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
             "take {take_id}: no ingest record"
         )));
     };
-    let Some(mut record) = ready(&ctx, &take, captions_expected).await? else {
+    let (readiness, state) = sequencer::report_readiness(
+        media,
+        &take,
+        captions_expected,
+        ctx.settings.allow_noncompliant,
+    )
+    .await
+    .map_err(pipeline_error)?;
+    let Readiness::Ready(ready) = readiness else {
         tracing::info!(take_id, "not ready to report yet");
         return Ok(Vec::new());
     };
+    let mut record = ready.record;
+    // Exactly what the records name, each checked by a HEAD against its
+    // recorded size and checksum (an empty SRT recorded as empty is fine).
+    record.links = sequencer::links(media, &ready.wanted, ctx.settings.link_expiry)
+        .await
+        .map_err(pipeline_error)?;
 
-    let notice = notice_of(&take, &record);
+    let text = policy::notice(&take, &record, state.caption.as_ref());
+    let notice = Notice {
+        take_id: take.take_id.clone(),
+        to: take.sidecar.author_email.clone(),
+        subject: text.subject,
+        text: text.text,
+        payload: serde_json::to_value(&record).unwrap_or(serde_json::Value::Null),
+    };
     let notifier = Notifier::new(ctx.settings.notify.clone())
         .map_err(|e| JobError::Permanent(format!("notification settings: {e}")))?;
     let sent = notifier.send(&notice).await.map_err(|e| {
@@ -105,7 +110,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
         }
     })?;
     record.notice = Some(NoticeRecord {
-        sent_at: now_rfc3339(),
+        sent_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         email: sent
             .email
             .then(|| take.sidecar.author_email.clone())
@@ -121,247 +126,6 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     Ok(vec![event(Stage::Report, "published", &take_id, &record)?])
 }
 
-/// The take's published record (without its notice) when everything it
-/// waits for is recorded; `None` while something is still running.
-async fn ready(
-    ctx: &Context,
-    take: &TakeRef,
-    captions_expected: bool,
-) -> Result<Option<PublishedRecord>, JobError> {
-    let media = &ctx.stores.media;
-    let id = &take.take_id;
-    let get_failure = |stage| async move {
-        media
-            .get_json::<FailedEvent>(&failure_key(id, stage))
-            .await
-            .map_err(storage_error)
-    };
-    let mut record = PublishedRecord {
-        schema_version: SCHEMA_VERSION,
-        take_id: id.clone(),
-        key: take.key.clone(),
-        title: take.title.clone(),
-        spec: TakeVerdict::Error,
-        transcode: None,
-        failures: Vec::new(),
-        links: Vec::new(),
-        captions_missing: None,
-        notice: None,
-    };
-    let probe = media
-        .get_json::<ProbeRecord>(&layout::record(id, Record::Probe))
-        .await
-        .map_err(storage_error)?;
-    let Some(probe) = probe else {
-        // A probe that died before writing its record.
-        return Ok(get_failure(Stage::Probe).await?.map(|failed| {
-            record
-                .failures
-                .push(format!("the take could not be checked: {}", failed.error));
-            record
-        }));
-    };
-    record.spec = probe.verdict;
-    record.failures = probe
-        .rules
-        .iter()
-        .filter(|r| r.verdict != Verdict::Pass)
-        .map(|r| {
-            format!(
-                "{} (clause {}): measured {}, required {}",
-                r.id.as_str(),
-                r.clause,
-                r.measured,
-                r.required
-            )
-        })
-        .collect();
-    if let Some(error) = &probe.error {
-        record.failures.push(format!(
-            "the take could not be checked: {}: {}",
-            error.kind, error.message
-        ));
-        return Ok(Some(record));
-    }
-    if probe.verdict != TakeVerdict::Pass && !ctx.settings.allow_noncompliant {
-        return Ok(Some(record));
-    }
-
-    let transcode = media
-        .get_json::<TranscodeRecord>(&layout::record(id, Record::Transcode))
-        .await
-        .map_err(storage_error)?;
-    let Some(transcode) = transcode else {
-        return Ok(get_failure(Stage::Transcode).await?.map(|failed| {
-            record.failures.push(format!(
-                "the renditions could not be made: {}",
-                failed.error
-            ));
-            record
-        }));
-    };
-    let caption_done = media
-        .head(&layout::record(id, Record::Caption))
-        .await
-        .map_err(storage_error)?
-        .is_some();
-    if captions_expected && !caption_done {
-        match get_failure(Stage::Caption).await? {
-            Some(failed) => record.captions_missing = Some(failed.error),
-            None => return Ok(None),
-        }
-    } else if !captions_expected {
-        record.captions_missing = Some("captions are turned off".into());
-    }
-
-    record.transcode = Some(transcode.verdict);
-    if let Some(error) = &transcode.error {
-        record.failures.push(format!(
-            "the renditions could not be made: {}: {}",
-            error.kind, error.message
-        ));
-    }
-    for rendition in &transcode.renditions {
-        for rule in rendition
-            .rules
-            .iter()
-            .filter(|r| r.verdict != Verdict::Pass)
-        {
-            record.failures.push(format!(
-                "{} {}: measured {}",
-                rendition.name,
-                rule.id.as_str(),
-                rule.measured
-            ));
-        }
-    }
-    if transcode.verdict == TakeVerdict::Pass {
-        let dir = layout::take_dir(id);
-        let mut wanted: Vec<(String, String, String)> = transcode
-            .renditions
-            .iter()
-            .map(|r| {
-                (
-                    r.name.clone(),
-                    format!("{dir}/{}", r.file),
-                    r.download_name.clone(),
-                )
-            })
-            .collect();
-        if let Some(poster) = &transcode.poster {
-            let name = poster.rsplit('/').next().unwrap_or(poster).to_string();
-            wanted.push(("poster".into(), format!("{dir}/{poster}"), name));
-        }
-        if caption_done {
-            for key in media
-                .list(&format!("{}/", captions_prefix(id)))
-                .await
-                .map_err(storage_error)?
-            {
-                let name = key.rsplit('/').next().unwrap_or(&key).to_string();
-                let what = name.rsplit('.').next().unwrap_or("captions");
-                wanted.push((format!("captions.{what}"), key.clone(), name));
-            }
-        }
-        for (name, key, download_name) in wanted {
-            record
-                .links
-                .push(link(media, &ctx.settings, name, key, download_name).await?);
-        }
-    }
-    Ok(Some(record))
-}
-
-/// Checks one published object with a HEAD and presigns it.
-async fn link(
-    media: &S3Store,
-    settings: &crate::Settings,
-    name: String,
-    key: String,
-    download_name: String,
-) -> Result<PublishedLink, JobError> {
-    let meta = media
-        .head(&key)
-        .await
-        .map_err(storage_error)?
-        .ok_or_else(|| {
-            JobError::Transient(format!(
-                "{}: recorded as published but not there",
-                media.location(&key)
-            ))
-        })?;
-    let expected = content_type::for_key(&key);
-    let content_type = meta.content_type.clone().unwrap_or_default();
-    if meta.size == 0 || content_type != expected {
-        return Err(JobError::Transient(format!(
-            "{}: {} bytes of {content_type:?}, expected a non-empty {expected}",
-            media.location(&key),
-            meta.size
-        )));
-    }
-    let url = media
-        .presign_get(&key, settings.link_expiry)
-        .await
-        .map_err(storage_error)?;
-    Ok(PublishedLink {
-        name,
-        key,
-        download_name,
-        size_bytes: meta.size,
-        content_type,
-        url,
-        expires_at: humantime::format_rfc3339_seconds(SystemTime::now() + settings.link_expiry)
-            .to_string(),
-    })
-}
-
-fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
-}
-
-/// What the author reads: the verdict, what failed, the links.
-fn notice_of(take: &TakeRef, record: &PublishedRecord) -> Notice {
-    let ok = record.spec == TakeVerdict::Pass && record.transcode == Some(TakeVerdict::Pass);
-    let subject = if ok {
-        format!("[moocpipe] {} is ready: {}", take.course, take.title)
-    } else {
-        format!("[moocpipe] {} needs attention: {}", take.course, take.title)
-    };
-    let mut text = format!(
-        "Take: {}\nCourse: {}\nTitle: {}\n\n",
-        take.key, take.course, take.title
-    );
-    text.push_str(&format!("Raw-footage spec: {}\n", record.spec));
-    if let Some(transcode) = record.transcode {
-        text.push_str(&format!("Renditions: {transcode}\n"));
-    }
-    if !record.failures.is_empty() {
-        text.push_str("\nWhat failed:\n");
-        for failure in &record.failures {
-            text.push_str(&format!("  - {failure}\n"));
-        }
-    }
-    if let Some(why) = &record.captions_missing {
-        text.push_str(&format!("\nNo captions: {why}\n"));
-    }
-    if !record.links.is_empty() {
-        text.push_str("\nDownloads:\n");
-        for link in &record.links {
-            text.push_str(&format!(
-                "  {} ({} bytes, until {}):\n    {}\n",
-                link.download_name, link.size_bytes, link.expires_at, link.url
-            ));
-        }
-    }
-    Notice {
-        take_id: take.take_id.clone(),
-        to: take.sidecar.author_email.clone(),
-        subject,
-        text,
-        payload: serde_json::to_value(record).unwrap_or(serde_json::Value::Null),
-    }
-}
-
 /// Rebuilds `courses/<course>/reports/segments.{json,csv,html}` over the
 /// course's current takes: per key, the take whose raw object is still the
 /// same upload.
@@ -369,7 +133,7 @@ async fn update_course_report(ctx: &Context, course: &str) -> Result<(), JobErro
     let media = &ctx.stores.media;
     let mut takes = Vec::new();
     for key in media
-        .list(&format!("courses/{course}/takes/"))
+        .list(&layout::course_takes(course))
         .await
         .map_err(storage_error)?
     {

@@ -1,20 +1,21 @@
 //! The transcode stage: renditions, HLS and poster from one decode, every
-//! output verified, quality measured from the same decode; uploaded to
-//! `takes/<id>/renditions/`, then `qc.json`, then `transcode.json` — the
-//! record last, so a take is finished exactly when its record exists. A
-//! worker killed mid-upload leaves objects no record points to; the next
-//! attempt writes the same names again.
+//! output verified, quality measured from the same decode; uploaded under
+//! the run's own prefix `takes/<id>/runs/<run>/renditions/` (the run named
+//! by the job's lease token), then `qc.json`, then — after confirming the
+//! lease — `transcode.json`, naming the run and every object with size and
+//! ETag. The record is last, so a take is finished exactly when its record
+//! exists; a worker killed mid-upload, or one that lost its lease, leaves a
+//! run no record names, removed when the next record is written.
 
-use super::{event, next, upload_dir};
+use super::{event, next, remove_other_runs, replayed, upload_run};
 use crate::scratch::Scratch;
 use crate::{blocking, remote, storage_error, Context};
 use moocpipe_broker::{Job, JobError, Outgoing, Stage};
-use moocpipe_probe::qc::{QcSession, ANALYSIS_WIDTH};
+use moocpipe_pipeline::qc::{QcSession, ANALYSIS_WIDTH};
+use moocpipe_pipeline::{policy, RunContext};
 use moocpipe_proto::transcode::EncodeSettings;
-use moocpipe_proto::{
-    ErrorKind, ProbeError, ProbeRecord, TakeJob, TakeVerdict, TranscodeRecord, SCHEMA_VERSION,
-};
-use moocpipe_storage::layout::{self, Stage as Record};
+use moocpipe_proto::{ErrorKind, ProbeRecord, TakeJob, TakeVerdict, TranscodeRecord};
+use moocpipe_storage::layout::{self, Output, Record};
 use moocpipe_storage::ObjectStore;
 use std::sync::Arc;
 
@@ -28,8 +29,13 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
         .await
         .map_err(storage_error)?
     {
-        tracing::info!(take_id, verdict = %record.verdict, "transcode recorded already");
-        return done(&message, &record);
+        // A passed record without a run was written before runs were
+        // fenced: its outputs cannot be checked, so the take is made again.
+        let fenced = record.verdict != TakeVerdict::Pass || record.run.is_some();
+        if fenced && policy::skip_recorded(true, replayed(&job)) {
+            tracing::info!(take_id, verdict = %record.verdict, "transcode recorded already");
+            return done(&message, &record);
+        }
     }
     let probe = media
         .get_json::<ProbeRecord>(&layout::record(&take_id, Record::Probe))
@@ -49,6 +55,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     let config = ctx.settings.transcode.clone();
     let qc = ctx.settings.qc.clone();
     let take = message.take.clone();
+    let progress = job.progress.clone();
     let (result, qc_result) = blocking(&job.cancel, move |cancel| {
         let session = qc.as_ref().map(QcSession::new);
         let sink = session.as_ref().map(QcSession::sink);
@@ -60,7 +67,8 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
             scratch_dir: &work,
             analysis: sink.as_ref().map(|sink| (ANALYSIS_WIDTH, sink)),
         };
-        let result = moocpipe_transcode::run(job, &config, cancel, &mut |_| {});
+        let result =
+            moocpipe_transcode::run(job, &config, cancel, &mut |p| progress.set(p.fraction));
         let qc_result = match (&result, session) {
             (Ok(_), Some(session)) => Some(session.finish(&take.key)),
             _ => None,
@@ -69,30 +77,30 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     })
     .await?;
 
-    let record = match result {
+    let run = RunContext {
+        take: &message.take,
+        run: &job.run,
+    };
+    let mut record = match result {
         Ok(record) => record,
         Err(e) if e.kind() == ErrorKind::Cancelled => {
             return Err(JobError::Transient("the transcode was stopped".into()))
         }
-        Err(e) if e.kind().is_transient() => return Err(JobError::from_kind(e.kind(), &e)),
+        Err(e) if !policy::is_recorded_error(e.kind()) => {
+            return Err(JobError::from_kind(e.kind(), &e))
+        }
         Err(e) => {
-            let record = TranscodeRecord {
-                schema_version: SCHEMA_VERSION,
-                take_id: take_id.clone(),
-                verdict: TakeVerdict::Error,
-                renditions: Vec::new(),
-                hls: None,
-                poster: None,
-                settings: EncodeSettings {
+            let record = policy::failed_transcode(
+                &take_id,
+                EncodeSettings {
                     preset: ctx.settings.transcode.preset.clone(),
                     audio_bitrate_bps: ctx.settings.transcode.audio_bitrate_bps,
                     hls_segment_seconds: ctx.settings.transcode.hls_segment_seconds,
                 },
-                error: Some(ProbeError {
-                    kind: e.kind(),
-                    message: e.to_string(),
-                }),
-            };
+                e.kind(),
+                e.to_string(),
+            );
+            job.confirm_lease().await?;
             media
                 .put_json(&record_key, &record)
                 .await
@@ -101,9 +109,10 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
         }
     };
     if record.verdict == TakeVerdict::Pass {
-        let prefix = layout::renditions(&take_id);
-        let bytes = upload_dir(&ctx, &out_dir, &prefix).await?;
-        tracing::info!(take_id, bytes, "renditions uploaded");
+        record.objects = upload_run(&ctx, run, Output::Renditions, &out_dir).await?;
+        record.run = Some(job.run.clone());
+        let bytes: u64 = record.objects.iter().map(|o| o.size_bytes).sum();
+        tracing::info!(take_id, run = %job.run, bytes, "renditions uploaded");
     }
     match qc_result {
         Some(Ok(qc)) => media
@@ -113,10 +122,12 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
         Some(Err(e)) => tracing::warn!(take_id, error = %e, "quality not measured"),
         None => {}
     }
+    job.confirm_lease().await?;
     media
         .put_json(&record_key, &record)
         .await
         .map_err(storage_error)?;
+    remove_other_runs(&ctx, run, Output::Renditions).await;
     drop(scratch);
     done(&message, &record)
 }

@@ -33,7 +33,7 @@ pub fn run(args: QcArgs, config_file: Option<&Path>) -> anyhow::Result<ExitCode>
     for path in &args.files {
         let file = path.display().to_string();
         let mut progress = super::percent_progress("measuring", file.clone(), show_progress);
-        let result = moocpipe_probe::qc::run(&file, path, &config, &cancel, &mut progress);
+        let result = moocpipe_local::qc::run(&file, path, &config, &cancel, &mut progress);
         super::clear_line(show_progress);
         match result {
             Ok(record) if args.json => writeln!(stdout, "{}", serde_json::to_string(&record)?)?,

@@ -1,6 +1,8 @@
-//! The technical-quality half of the probe stage (F-10 criteria 1–2): one
-//! decode of the take feeds the loudness and picture analyzers of
-//! `moocpipe-qc`, which turn into a [`QcRecord`] with a suggested score.
+//! The QC session (F-10 criteria 1–2): one decode of the take — the
+//! transcode's, or one of its own — feeds the loudness and picture analyzers
+//! of `moocpipe-qc`, which turn into a [`QcRecord`] with a suggested score.
+//! Here rather than in the probe stage, so no stage crate imports another:
+//! the runners wire the transcode's decode to it.
 
 use moocpipe_media::analyse::{self, AnalysisSink, ANALYSIS_RATE};
 use moocpipe_media::MediaError;

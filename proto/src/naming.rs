@@ -1,4 +1,6 @@
-//! Names for files made from titles: lowercase ASCII slugs.
+//! Names for files made from titles: lowercase ASCII slugs. Here, in the
+//! leaf crate, so ingest and the transcode's signed names share one rule
+//! without one stage crate importing another.
 
 /// The longest slug [`slug()`] returns, in bytes (= characters: slugs are ASCII).
 pub const SLUG_MAX_LEN: usize = 60;
