@@ -13,12 +13,14 @@
 
 use crate::stages::report::course_index_key;
 use crate::{storage_error, Context};
+use futures_util::stream::{self, StreamExt};
 use moocpipe_broker::{BrokerError, Job, JobError, Outgoing, Publisher, Stage, Topology};
 use moocpipe_ingest::{has_take_extension, ingest_key_id, place_object, RawObject};
 use moocpipe_proto::{IngestJob, IngestVia, TakeJob};
 use moocpipe_storage::layout::{self, Stage as Record};
 use moocpipe_storage::{ObjectStore, StorageError};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -117,10 +119,16 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     ])
 }
 
+/// Entries [`scan_once`]'s memory of seen takes keeps at most (about
+/// 200 bytes each: 100 MB); takes past it cost one HEAD per pass.
+pub const MAX_SEEN: usize = 500_000;
+
+/// HEADs of ingest records in flight at once during a pass.
+const CONCURRENT_CHECKS: usize = 16;
+
 /// One pass of the scan: every take-like object of the raw bucket whose
 /// take (bucket, key, ETag) has no ingest record yet gets an ingest job.
-/// `seen` remembers (key → ETag) between passes so an unchanged bucket
-/// costs one listing. Returns the number of jobs sent.
+/// Returns the number of jobs sent. See [`scan_pass`].
 pub async fn scan_once(
     ctx: &Context,
     publisher: &Publisher,
@@ -128,34 +136,114 @@ pub async fn scan_once(
     seen: &mut HashMap<String, String>,
 ) -> Result<usize, ScanError> {
     let raw = &ctx.stores.raw;
-    let keys = raw.list("").await?;
-    let mut sent = 0;
-    for key in keys {
-        if !has_take_extension(Path::new(&key)) {
-            continue;
+    let stats = scan_pass(
+        raw,
+        raw.bucket(),
+        &ctx.stores.media,
+        seen,
+        |job| async move { publisher.send(topology, &job).await },
+    )
+    .await?;
+    tracing::debug!(?stats, "scan pass");
+    Ok(stats.sent)
+}
+
+/// What one pass of the scan did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Listing requests (pages of up to 1,000 objects).
+    pub pages: usize,
+    /// Objects listed, takes or not.
+    pub listed: usize,
+    /// Take-like objects among them.
+    pub takes: usize,
+    /// HEAD requests made (ingest records looked up): takes not already
+    /// remembered with the same ETag.
+    pub checked: usize,
+    /// Ingest jobs sent.
+    pub sent: usize,
+}
+
+/// One pass over the raw bucket `raw` (named `bucket`), page by page so
+/// memory holds one page of the listing however many objects the bucket
+/// has. The listing gives every object's ETag, so the take id of each is
+/// known without a HEAD of the raw object; `seen` remembers (key → ETag)
+/// of takes already ingested or sent, so a take unchanged since the last
+/// pass costs nothing but its line in the listing. Other takes cost one
+/// HEAD of their ingest record in the media bucket; those without one are
+/// handed to `send` as ingest jobs. A take uploaded again (same key, new
+/// ETag) is a new take. Keys gone from the bucket are forgotten after a
+/// complete pass; `seen` holds at most [`MAX_SEEN`] entries.
+pub async fn scan_pass<R, M, F, Fut>(
+    raw: &R,
+    bucket: &str,
+    media: &M,
+    seen: &mut HashMap<String, String>,
+    mut send: F,
+) -> Result<ScanStats, ScanError>
+where
+    R: ObjectStore,
+    M: ObjectStore,
+    F: FnMut(Outgoing) -> Fut,
+    Fut: std::future::Future<Output = Result<(), BrokerError>>,
+{
+    let mut stats = ScanStats::default();
+    // The take keys of this pass, as hashes (8 bytes each), to forget the
+    // ones that are gone once the whole listing has been read.
+    let hashes = RandomState::new();
+    let mut listed = HashSet::new();
+    let mut continuation = None;
+    loop {
+        let page = raw.list_page("", continuation.take()).await?;
+        stats.pages += 1;
+        stats.listed += page.objects.len();
+        let mut unknown = Vec::new();
+        for object in page.objects {
+            if !has_take_extension(Path::new(&object.key)) {
+                continue;
+            }
+            stats.takes += 1;
+            listed.insert(hashes.hash_one(&object.key));
+            if seen.get(&object.key) != Some(&object.etag) {
+                unknown.push(object);
+            }
         }
-        let Some(meta) = raw.head(&key).await? else {
-            continue; // deleted since the listing
-        };
-        if seen.get(&key) == Some(&meta.etag) {
-            continue;
+        stats.checked += unknown.len();
+        let checked: Vec<_> = stream::iter(unknown)
+            .map(|object| async move {
+                let take_id = moocpipe_ingest::take_id(bucket, &object.key, &object.etag);
+                let known = media
+                    .head(&layout::record(&take_id, Record::Ingest))
+                    .await
+                    .map(|meta| meta.is_some());
+                (object, known)
+            })
+            .buffer_unordered(CONCURRENT_CHECKS)
+            .collect()
+            .await;
+        for (object, known) in checked {
+            if !known? {
+                let job = job_for(
+                    bucket,
+                    &object.key,
+                    Some(object.etag.clone()),
+                    IngestVia::Scan,
+                )?;
+                send(job).await?;
+                tracing::info!(key = %object.key, "new raw take found by the scan");
+                stats.sent += 1;
+            }
+            if seen.len() < MAX_SEEN || seen.contains_key(&object.key) {
+                seen.insert(object.key, object.etag);
+            }
         }
-        let take_id = moocpipe_ingest::take_id(raw.bucket(), &key, &meta.etag);
-        let known = ctx
-            .stores
-            .media
-            .head(&layout::record(&take_id, Record::Ingest))
-            .await?
-            .is_some();
-        if !known {
-            let job = job_for(raw.bucket(), &key, Some(meta.etag.clone()), IngestVia::Scan)?;
-            publisher.send(topology, &job).await?;
-            tracing::info!(%key, "new raw take found by the scan");
-            sent += 1;
+        match page.next {
+            Some(next) => continuation = Some(next),
+            None => break,
         }
-        seen.insert(key, meta.etag);
     }
-    Ok(sent)
+    seen.retain(|key, _| listed.contains(&hashes.hash_one(key)));
+    Ok(stats)
 }
 
 /// Why a scan pass stopped; the next pass tries again.

@@ -6,15 +6,33 @@
 //! only a little more than asked.
 //! Memory stays at a few blocks whatever the take's size; nothing is
 //! written to disk.
+//!
+//! Every ranged GET is pinned to the version the take id was made from
+//! (`If-Match` with the ingest's ETag, and the response's ETag checked):
+//! a take replaced while a job reads it fails with "the take changed
+//! while it was processed" instead of feeding the decoder a mix of two
+//! uploads; the new upload is a new take, found by the scan. A read that
+//! fails for a transient reason (a time-out, a store restarting) is tried
+//! again a few times with back-off ([`RETRY_DELAYS`]) before it fails the
+//! job, so one lost GET does not cost a whole transcode.
 
 use crate::metrics::StageMetrics;
 use crate::{storage_error, Context};
 use moocpipe_broker::JobError;
 use moocpipe_media::{RangeReader, Source};
 use moocpipe_proto::TakeJob;
-use moocpipe_storage::{ObjectStore, S3Store};
+use moocpipe_storage::{ObjectStore, S3Store, StorageError};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::runtime::Handle;
+
+/// What a job's error says when its take was replaced under it.
+pub const CHANGED: &str = "the take changed while it was processed";
+
+/// Pauses before the second and third try of a ranged read that failed
+/// for a transient reason: three tries over about 8 s (plus the calls'
+/// own time-outs) before the read fails the job and its queue retries it.
+pub const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(2), Duration::from_secs(6)];
 
 /// The raw take of `job` as a source the stages read by ranges. The object
 /// must still be the version the take id was made from (same ETag): a take
@@ -31,7 +49,7 @@ pub async fn source(ctx: &Context, job: &TakeJob) -> Result<Source, JobError> {
         .ok_or_else(|| JobError::Permanent(format!("{location}: the raw take is gone")))?;
     if meta.etag != job.etag {
         return Err(JobError::Permanent(format!(
-            "{location}: replaced by a newer upload (ETag {} instead of {}); the newer one is another take",
+            "{CHANGED}: {location} was replaced by a newer upload (ETag {} instead of {}); the newer one is ingested as another take",
             meta.etag, job.etag
         )));
     }
@@ -42,10 +60,24 @@ pub async fn source(ctx: &Context, job: &TakeJob) -> Result<Source, JobError> {
             raw.clone(),
             key.clone(),
             meta.size,
+            job.etag.clone(),
             Handle::current(),
             ctx.metrics.clone(),
         )),
     })
+}
+
+/// Whether a job's error text is a take replaced mid-read (the reader's
+/// I/O error passes through GStreamer as text). A stage that finds it in
+/// a media error should fail the job for good ([`changed_error`]): a retry
+/// would only find the new upload, which is another take.
+pub fn is_changed(message: &str) -> bool {
+    message.contains(CHANGED)
+}
+
+/// The permanent job error for a take replaced mid-read, naming it.
+pub fn changed_error(error: &StorageError) -> JobError {
+    JobError::Permanent(format!("{CHANGED}: {error}"))
 }
 
 /// A read that continues the previous one fetches at least this much.
@@ -61,8 +93,11 @@ pub struct S3RangeReader {
     store: S3Store,
     key: String,
     size: u64,
+    /// The version every read is pinned to.
+    etag: String,
     handle: Handle,
     metrics: StageMetrics,
+    retry_delays: Vec<Duration>,
     blocks: Mutex<Blocks>,
 }
 
@@ -75,10 +110,12 @@ struct Blocks {
 }
 
 impl S3RangeReader {
+    /// A reader of version `etag` of `key`, `size` bytes long.
     pub fn new(
         store: S3Store,
         key: String,
         size: u64,
+        etag: String,
         handle: Handle,
         metrics: StageMetrics,
     ) -> Self {
@@ -86,10 +123,50 @@ impl S3RangeReader {
             store,
             key,
             size,
+            etag,
             handle,
             metrics,
+            retry_delays: RETRY_DELAYS.to_vec(),
             blocks: Mutex::new(Blocks::default()),
         }
+    }
+
+    /// Other pauses between tries (one try more than pauses).
+    pub fn with_retry_delays(mut self, delays: Vec<Duration>) -> Self {
+        self.retry_delays = delays;
+        self
+    }
+
+    /// One ranged GET of the pinned version, tried again after each of
+    /// `retry_delays` while it fails for a transient reason.
+    fn fetch(&self, offset: u64, len: u64) -> Result<Vec<u8>, StorageError> {
+        let mut pauses = self.retry_delays.iter();
+        loop {
+            let read = self.handle.block_on(
+                self.store
+                    .get_range_if_match(&self.key, offset, len, &self.etag),
+            );
+            match read {
+                Err(error) if error.is_transient() => match pauses.next() {
+                    Some(pause) => {
+                        tracing::warn!(key = %self.key, offset, len, %error, ?pause, "a ranged read failed; trying again");
+                        // A GStreamer streaming thread, not a runtime's.
+                        std::thread::sleep(*pause);
+                    }
+                    None => return Err(error),
+                },
+                other => return other,
+            }
+        }
+    }
+}
+
+/// The reader's failure as GStreamer will pass it on: a replaced take
+/// says so in words [`is_changed`] finds.
+fn read_error(error: StorageError) -> std::io::Error {
+    match error {
+        StorageError::Changed { .. } => std::io::Error::other(format!("{CHANGED}: {error}")),
+        other => std::io::Error::other(other.to_string()),
     }
 }
 
@@ -117,10 +194,7 @@ impl RangeReader for S3RangeReader {
         }
         let ahead = if sequential { BLOCK } else { SMALL };
         let want = len.max(ahead).min(self.size.saturating_sub(offset));
-        let bytes = self
-            .handle
-            .block_on(self.store.get_range(&self.key, offset, want))
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let bytes = self.fetch(offset, want).map_err(read_error)?;
         self.metrics.read(bytes.len() as u64);
         let take = usize::try_from(end - offset)
             .unwrap_or(usize::MAX)

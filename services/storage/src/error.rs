@@ -39,6 +39,18 @@ pub enum StorageError {
     /// A ranged read that starts at or past the end of the object.
     #[error("{key}: a read from byte {start} is outside the object")]
     InvalidRange { key: String, start: u64 },
+    /// The object is no longer the version a read was pinned to (its ETag
+    /// changed: the studio uploaded the take again). Permanent for the read
+    /// in progress — mixing bytes of two versions would be worse than
+    /// failing — while the new version is a new take of its own.
+    #[error("{location}: the object changed while it was read (ETag {} expected, {} found)", .expected_etag, .found_etag.as_deref().unwrap_or("none"))]
+    Changed {
+        location: String,
+        expected_etag: String,
+        /// The ETag the store answered with, when it told one (`None`: a
+        /// 412 Precondition Failed, or the object is gone).
+        found_etag: Option<String>,
+    },
     /// A key that would not mean the same thing in every backend (`..`,
     /// a leading `/`, empty segments): refused before it reaches a store.
     #[error("`{key}`: not a valid object key: {reason}")]

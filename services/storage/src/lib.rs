@@ -13,8 +13,11 @@ mod s3;
 
 pub use error::StorageError;
 pub use local::{LocalStore, Staging};
-pub use object::{ObjectMeta, ObjectStore, MAX_PRESIGN_EXPIRY};
+pub use object::{
+    ListPage, ListedObject, ObjectMeta, ObjectStore, LIST_PAGE_SIZE, MAX_PRESIGN_EXPIRY,
+};
 pub use s3::{
-    S3Config, S3Store, ENV_ACCESS_KEY_ID, ENV_BUCKET, ENV_ENDPOINT, ENV_PATH_STYLE, ENV_REGION,
-    ENV_SECRET_ACCESS_KEY,
+    S3Config, S3Store, S3Timeouts, ENV_ACCESS_KEY_ID, ENV_BUCKET, ENV_CONNECT_TIMEOUT,
+    ENV_ENDPOINT, ENV_MAX_ATTEMPTS, ENV_OPERATION_TIMEOUT, ENV_PATH_STYLE, ENV_READ_TIMEOUT,
+    ENV_REGION, ENV_SECRET_ACCESS_KEY, ENV_TRANSFER_TIMEOUT,
 };

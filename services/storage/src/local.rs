@@ -258,7 +258,19 @@ impl ObjectStore for LocalStore {
     async fn get_range(&self, key: &str, start: u64, len: u64) -> Result<Vec<u8>, StorageError> {
         check_key(key)?;
         let (store, key) = (self.clone(), key.to_string());
-        blocking(move || store.read_range(&key, start, len)).await
+        blocking(move || store.read_range(&key, start, len, None)).await
+    }
+
+    async fn get_range_if_match(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+        etag: &str,
+    ) -> Result<Vec<u8>, StorageError> {
+        check_key(key)?;
+        let (store, key, etag) = (self.clone(), key.to_string(), etag.to_string());
+        blocking(move || store.read_range(&key, start, len, Some(&etag))).await
     }
 
     async fn download_to(&self, key: &str, path: &Path) -> Result<u64, StorageError> {
@@ -381,12 +393,31 @@ impl LocalStore {
         })
     }
 
-    fn read_range(&self, key: &str, start: u64, len: u64) -> Result<Vec<u8>, StorageError> {
+    /// `len` bytes from `start`; with `etag`, only from that version of
+    /// the file (checked on the opened file, so a replacement renamed in
+    /// place is caught).
+    fn read_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+        etag: Option<&str>,
+    ) -> Result<Vec<u8>, StorageError> {
         let path = self.path(key);
         let mut file = std::fs::File::open(&path).map_err(|e| self.read_error(key, e))?;
         let meta = file.metadata().map_err(|e| StorageError::io(&path, &e))?;
         if meta.is_dir() {
             return Err(self.read_error(key, std::io::ErrorKind::IsADirectory.into()));
+        }
+        if let Some(expected) = etag {
+            let found = etag_of(&meta);
+            if found != expected {
+                return Err(StorageError::Changed {
+                    location: self.location(key),
+                    expected_etag: expected.to_string(),
+                    found_etag: Some(found),
+                });
+            }
         }
         let size = meta.len();
         if len == 0 {
@@ -414,15 +445,9 @@ impl LocalStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.read_error(key, e)),
         };
-        let modified = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
         Ok(Some(ObjectMeta {
             size: meta.len(),
-            etag: format!("{:x}-{modified:x}", meta.len()),
+            etag: etag_of(&meta),
             content_type: Some(crate::content_type::for_key(key).to_string()),
         }))
     }
@@ -474,6 +499,18 @@ impl LocalStore {
         keys.sort();
         Ok(keys)
     }
+}
+
+/// The local ETag: size and modification time, which change whenever
+/// the content does (an atomic replacement is a new file).
+fn etag_of(meta: &std::fs::Metadata) -> String {
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{:x}-{modified:x}", meta.len())
 }
 
 /// A hidden temporary name beside `target` (same file system, so the final
@@ -660,6 +697,23 @@ mod tests {
             .expect("overwrite");
         let changed = store.head(key).await.expect("head").expect("exists");
         assert_ne!(changed.etag, meta.etag, "new content, new ETag");
+        // A read pinned to the old version fails; to the new one, reads.
+        let err = store
+            .get_range_if_match(key, 0, 5, &meta.etag)
+            .await
+            .expect_err("replaced");
+        assert!(
+            matches!(err, StorageError::Changed { ref found_etag, .. } if found_etag.as_deref() == Some(changed.etag.as_str())),
+            "{err}"
+        );
+        assert!(!err.is_transient());
+        assert_eq!(
+            store
+                .get_range_if_match(key, 0, 5, &changed.etag)
+                .await
+                .expect("current version"),
+            vec![0; 5]
+        );
 
         assert_eq!(store.head("takes/t/none.json").await.expect("head"), None);
         assert_eq!(store.head("takes/t").await.expect("a folder"), None);
@@ -671,6 +725,36 @@ mod tests {
         assert!(!err.is_transient());
         let err = store.get_bytes("takes/t").await.expect_err("a folder");
         assert!(matches!(err, StorageError::NotFound { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn listing_pages_follow_each_other_with_the_etags_of_head() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(dir.path()).expect("open");
+        let count = crate::LIST_PAGE_SIZE + 5;
+        for i in 0..count {
+            ObjectStore::put_bytes(&store, &format!("c/t{i:04}.mov"), vec![1], "video/mp4")
+                .await
+                .expect("put");
+        }
+        let first = store.list_page("c/", None).await.expect("page 1");
+        assert_eq!(first.objects.len(), crate::LIST_PAGE_SIZE);
+        let second = store
+            .list_page("c/", first.next.clone())
+            .await
+            .expect("page 2");
+        assert_eq!(second.objects.len(), 5);
+        assert_eq!(second.next, None);
+        assert_eq!(
+            second.objects[0].key,
+            format!("c/t{:04}.mov", crate::LIST_PAGE_SIZE)
+        );
+        let head = store
+            .head("c/t0000.mov")
+            .await
+            .expect("head")
+            .expect("exists");
+        assert_eq!(first.objects[0].etag, head.etag);
     }
 
     #[tokio::test]

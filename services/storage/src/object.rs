@@ -31,6 +31,27 @@ pub struct ObjectMeta {
     pub content_type: Option<String>,
 }
 
+/// One object of a listing page: what ListObjectsV2 tells without a HEAD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: String,
+    /// As [`ObjectMeta::etag`]: without quotes, the same value `head` gives.
+    pub etag: String,
+    pub size: u64,
+}
+
+/// One page of a listing, in key order, and where the next one starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListPage {
+    pub objects: Vec<ListedObject>,
+    /// Pass to [`ObjectStore::list_page`] for the next page; `None` after
+    /// the last one. Opaque (S3's continuation token, or a key).
+    pub next: Option<String>,
+}
+
+/// Objects in one [`ObjectStore::list_page`] page (S3's own maximum).
+pub const LIST_PAGE_SIZE: usize = 1000;
+
 /// A store of objects under string keys.
 ///
 /// Writes are whole-object and atomic: a reader sees the old object or the
@@ -71,6 +92,32 @@ pub trait ObjectStore: Send + Sync {
         len: u64,
     ) -> impl Future<Output = Result<Vec<u8>, StorageError>> + Send;
 
+    /// [`ObjectStore::get_range`] of one version of the object: fails with
+    /// [`StorageError::Changed`] unless the object's ETag is still `etag`,
+    /// so a reader pinned to a version never mixes its bytes with another
+    /// upload's. The default implementation reads, then compares the
+    /// object's ETag afterwards (a change in between the two is caught by
+    /// the next read); S3 sends `If-Match` and checks the response's ETag.
+    fn get_range_if_match(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+        etag: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, StorageError>> + Send {
+        async move {
+            let bytes = self.get_range(key, start, len).await?;
+            match self.head(key).await? {
+                Some(meta) if meta.etag == etag => Ok(bytes),
+                found => Err(StorageError::Changed {
+                    location: self.location(key),
+                    expected_etag: etag.to_string(),
+                    found_etag: found.map(|m| m.etag),
+                }),
+            }
+        }
+    }
+
     /// Streams an object into a file (written beside it, then renamed, so
     /// the file is whole or absent). Returns the number of bytes.
     fn download_to(
@@ -89,6 +136,39 @@ pub trait ObjectStore: Send + Sync {
     /// semantics: `takes/x/` lists the whole take). Hidden local files
     /// (staging, temporaries) are never listed.
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, StorageError>> + Send;
+
+    /// One page (at most [`LIST_PAGE_SIZE`] objects) of the keys under
+    /// `prefix`, with their ETags and sizes, starting where `continuation`
+    /// (the `next` of the page before) says. Memory stays at one page
+    /// however large the bucket. The default implementation lists
+    /// everything and HEADs the page's objects; backends do better.
+    fn list_page(
+        &self,
+        prefix: &str,
+        continuation: Option<String>,
+    ) -> impl Future<Output = Result<ListPage, StorageError>> + Send {
+        async move {
+            let keys = self.list(prefix).await?;
+            let from = match &continuation {
+                Some(after) => keys.partition_point(|k| k.as_str() <= after.as_str()),
+                None => 0,
+            };
+            let mut page = ListPage::default();
+            for key in keys.iter().skip(from).take(LIST_PAGE_SIZE) {
+                if let Some(meta) = self.head(key).await? {
+                    page.objects.push(ListedObject {
+                        key: key.clone(),
+                        etag: meta.etag,
+                        size: meta.size,
+                    });
+                }
+            }
+            if from + LIST_PAGE_SIZE < keys.len() {
+                page.next = keys.get(from + LIST_PAGE_SIZE - 1).cloned();
+            }
+            Ok(page)
+        }
+    }
 
     /// Removes an object; removing one that is not there is not an error.
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), StorageError>> + Send;

@@ -4,7 +4,7 @@
 mod garage;
 
 use garage::Garage;
-use moocpipe_storage::{ObjectStore, S3Config, S3Store, StorageError};
+use moocpipe_storage::{ObjectStore, S3Config, S3Store, S3Timeouts, StorageError, LIST_PAGE_SIZE};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -370,6 +370,236 @@ async fn a_stopped_store_is_a_transient_error() {
     assert!(e.is_transient(), "{e:?}");
     let e = store.head(key).await.expect_err("head");
     assert!(e.is_transient(), "{e:?}");
+}
+
+/// Short bounds so a hang shows in seconds: per attempt 1 s to the first
+/// response byte, 3 s a call in all.
+fn short_timeouts() -> S3Timeouts {
+    S3Timeouts {
+        connect: Duration::from_secs(1),
+        read: Duration::from_secs(1),
+        operation: Duration::from_secs(3),
+        transfer: Duration::from_secs(3),
+        max_attempts: 2,
+    }
+}
+
+#[tokio::test]
+async fn a_frozen_store_is_a_transient_time_out_within_the_bound() {
+    let garage = Garage::start();
+    let store = S3Store::new(&S3Config {
+        timeouts: short_timeouts(),
+        ..garage.config()
+    })
+    .expect("store");
+    let key = "takes/abc/records/probe.json";
+    store
+        .put_bytes(key, b"{}".to_vec(), "application/json")
+        .await
+        .expect("put");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("part.bin");
+    write_test_file(&file, 1024);
+
+    // SIGSTOP: connections are accepted by the kernel, nothing answers.
+    garage.freeze();
+    let bound = Duration::from_secs(5);
+    let calls: Vec<(&str, Result<(), StorageError>)> = vec![
+        ("get", store.get_bytes(key).await.map(drop)),
+        ("range", store.get_range(key, 0, 1).await.map(drop)),
+        (
+            "range if-match",
+            store.get_range_if_match(key, 0, 1, "x").await.map(drop),
+        ),
+        ("head", store.head(key).await.map(drop)),
+        (
+            "put",
+            store
+                .put_bytes(key, b"{}".to_vec(), "application/json")
+                .await,
+        ),
+        (
+            "put_file",
+            store
+                .put_file("takes/abc/f.bin", &file, "application/octet-stream")
+                .await,
+        ),
+        ("list", store.list_page("", None).await.map(drop)),
+    ];
+    // Each call is timed by its own await above; measure them again one
+    // at a time to bound each.
+    for (name, result) in calls {
+        let e = result.expect_err(name);
+        assert!(e.is_transient(), "{name}: {e:?}");
+        assert!(
+            e.to_string().contains("timeout") || e.to_string().contains("timed out"),
+            "{name}: {e}"
+        );
+    }
+    for name in ["get", "head", "put"] {
+        let started = Instant::now();
+        let result = match name {
+            "get" => store.get_bytes(key).await.map(drop),
+            "head" => store.head(key).await.map(drop),
+            _ => {
+                store
+                    .put_bytes(key, b"{}".to_vec(), "application/json")
+                    .await
+            }
+        };
+        let took = started.elapsed();
+        eprintln!("{name} against a frozen store gave up after {took:?}");
+        assert!(result.is_err_and(|e| e.is_transient()), "{name}");
+        assert!(took < bound, "{name} took {took:?}, more than {bound:?}");
+    }
+
+    // Thawed, the same store works again (once the node has worked off
+    // the requests queued while it was frozen).
+    garage.thaw();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let back = loop {
+        match store.get_bytes(key).await {
+            Ok(bytes) => break bytes,
+            Err(e) if Instant::now() < deadline => eprintln!("not yet: {e}"),
+            Err(e) => panic!("the thawed store does not answer: {e}"),
+        }
+    };
+    assert_eq!(back, b"{}".to_vec());
+}
+
+#[tokio::test]
+async fn ranged_reads_pinned_to_an_etag_fail_once_the_object_is_replaced() {
+    let garage = Garage::start();
+    let store = garage.store();
+    let key = "physics-101/01-m/01-l/take.mov";
+    store
+        .put_bytes(key, b"first version".to_vec(), "video/quicktime")
+        .await
+        .expect("put v1");
+    let v1 = store.head(key).await.expect("head").expect("exists").etag;
+    assert_eq!(
+        store.get_range_if_match(key, 0, 5, &v1).await.expect("v1"),
+        b"first".to_vec()
+    );
+
+    store
+        .put_bytes(key, b"SECOND VERSION".to_vec(), "video/quicktime")
+        .await
+        .expect("put v2");
+    let v2 = store.head(key).await.expect("head").expect("exists").etag;
+    assert_ne!(v1, v2);
+    let e = store
+        .get_range_if_match(key, 6, 7, &v1)
+        .await
+        .expect_err("pinned to v1");
+    assert!(
+        matches!(e, StorageError::Changed { ref expected_etag, .. } if *expected_etag == v1),
+        "{e:?}"
+    );
+    assert!(!e.is_transient(), "{e}");
+    assert!(e.to_string().contains(key), "{e}");
+    assert_eq!(
+        store.get_range_if_match(key, 0, 6, &v2).await.expect("v2"),
+        b"SECOND".to_vec()
+    );
+    // The plain read is not pinned.
+    assert_eq!(
+        store.get_range(key, 0, 6).await.expect("any"),
+        b"SECOND".to_vec()
+    );
+}
+
+/// What Garage itself does with `If-Match` on GET (DESIGN.md: it ignores
+/// it on PUT): the answer decides whether the store or our ETag check
+/// catches a replaced take. Both are in place either way.
+#[tokio::test]
+async fn garage_answers_a_get_with_a_stale_if_match_with_412() {
+    let garage = Garage::start();
+    let store = garage.store();
+    let key = "a/take.mov";
+    store
+        .put_bytes(key, b"bytes".to_vec(), "video/quicktime")
+        .await
+        .expect("put");
+    let etag = store.head(key).await.expect("head").expect("exists").etag;
+    let matching = store
+        .client()
+        .get_object()
+        .bucket(store.bucket())
+        .key(key)
+        .range("bytes=0-1")
+        .if_match(format!("\"{etag}\""))
+        .send()
+        .await;
+    assert!(matching.is_ok(), "{matching:?}");
+    let stale = store
+        .client()
+        .get_object()
+        .bucket(store.bucket())
+        .key(key)
+        .range("bytes=0-1")
+        .if_match("\"0123456789abcdef0123456789abcdef\"")
+        .send()
+        .await;
+    let status = match &stale {
+        Ok(_) => 200,
+        Err(e) => e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0),
+    };
+    eprintln!("Garage answered a GET with a stale If-Match with {status}");
+    assert_eq!(status, 412, "{stale:?}");
+}
+
+#[tokio::test]
+async fn listing_pages_carry_the_etags_head_gives() {
+    let garage = Garage::start();
+    let store = garage.store();
+    let count = LIST_PAGE_SIZE * 2 + 37;
+    let keys: Vec<String> = (0..count)
+        .map(|i| format!("c/m/l/take-{i:05}.mov"))
+        .collect();
+    let mut running = tokio::task::JoinSet::new();
+    for chunk in keys.chunks(count.div_ceil(32)) {
+        let (store, chunk) = (store.clone(), chunk.to_vec());
+        running.spawn(async move {
+            for key in chunk {
+                store
+                    .put_bytes(&key, key.as_bytes().to_vec(), "video/quicktime")
+                    .await
+                    .expect("put");
+            }
+        });
+    }
+    while let Some(done) = running.join_next().await {
+        done.expect("uploader");
+    }
+
+    let mut listed = Vec::new();
+    let mut pages = 0;
+    let mut next = None;
+    loop {
+        let page = store.list_page("c/", next.take()).await.expect("page");
+        pages += 1;
+        assert!(page.objects.len() <= LIST_PAGE_SIZE);
+        listed.extend(page.objects);
+        match page.next {
+            Some(token) => next = Some(token),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(
+        listed.iter().map(|o| o.key.clone()).collect::<Vec<_>>(),
+        keys
+    );
+    for object in listed.iter().step_by(250) {
+        let meta = store
+            .head(&object.key)
+            .await
+            .expect("head")
+            .expect("exists");
+        assert_eq!(object.etag, meta.etag, "{}", object.key);
+        assert_eq!(object.size, meta.size);
+    }
 }
 
 #[tokio::test]

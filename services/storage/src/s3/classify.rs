@@ -15,6 +15,8 @@ pub(crate) struct Request<'a> {
     pub key: &'a str,
     /// The first byte of a ranged read (for `InvalidRange`).
     pub start: u64,
+    /// The ETag a read was pinned to (for `Changed` on a 412).
+    pub if_match: Option<&'a str>,
 }
 
 impl<'a> Request<'a> {
@@ -24,6 +26,7 @@ impl<'a> Request<'a> {
             bucket,
             key,
             start: 0,
+            if_match: None,
         }
     }
 }
@@ -88,6 +91,11 @@ pub(crate) fn response(
             store: format!("s3://{bucket}"),
             key,
         },
+        (Some("PreconditionFailed"), _) | (_, 412) => StorageError::Changed {
+            location: format!("s3://{bucket}/{key}"),
+            expected_etag: request.if_match.unwrap_or_default().to_string(),
+            found_etag: None,
+        },
         (Some("InvalidRange"), _) | (_, 416) => StorageError::InvalidRange {
             key,
             start: request.start,
@@ -148,6 +156,7 @@ mod tests {
         bucket: "media",
         key: "takes/a/records/probe.json",
         start: 7,
+        if_match: Some("abc"),
     };
 
     #[test]
@@ -177,6 +186,12 @@ mod tests {
             let e = response(status, code, None, GET);
             assert!(e.is_transient(), "{status} {code:?}: {e}");
         }
+        let e = response(412, Some("PreconditionFailed"), None, GET);
+        assert!(
+            matches!(e, StorageError::Changed { ref expected_etag, .. } if expected_etag == "abc"),
+            "{e}"
+        );
+        assert!(!e.is_transient());
         let e = response(400, Some("InvalidRequest"), Some("bad"), GET);
         assert!(
             matches!(e, StorageError::Rejected { status: 400, .. }),

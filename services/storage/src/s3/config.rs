@@ -16,6 +16,52 @@ pub const ENV_BUCKET: &str = "MOOCPIPE_S3_BUCKET";
 pub const ENV_ACCESS_KEY_ID: &str = "MOOCPIPE_S3_ACCESS_KEY_ID";
 pub const ENV_SECRET_ACCESS_KEY: &str = "MOOCPIPE_S3_SECRET_ACCESS_KEY";
 pub const ENV_PATH_STYLE: &str = "MOOCPIPE_S3_PATH_STYLE";
+/// Optional overrides of [`S3Timeouts`], in seconds (decimals allowed).
+pub const ENV_CONNECT_TIMEOUT: &str = "MOOCPIPE_S3_CONNECT_TIMEOUT_SECS";
+pub const ENV_READ_TIMEOUT: &str = "MOOCPIPE_S3_READ_TIMEOUT_SECS";
+pub const ENV_OPERATION_TIMEOUT: &str = "MOOCPIPE_S3_OPERATION_TIMEOUT_SECS";
+pub const ENV_TRANSFER_TIMEOUT: &str = "MOOCPIPE_S3_TRANSFER_TIMEOUT_SECS";
+/// Optional override of [`S3Timeouts::max_attempts`].
+pub const ENV_MAX_ATTEMPTS: &str = "MOOCPIPE_S3_MAX_ATTEMPTS";
+
+/// How long any S3 call may take, so that a store that stops answering
+/// (a frozen node, a half-open connection, a lost route) turns into a
+/// [`StorageError::Transient`] within a known bound instead of a call that
+/// hangs — a worker whose lease renewals hang must notice, not keep
+/// uploading. Time-outs are retried by the SDK (`max_attempts`) inside
+/// `operation` (or `transfer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct S3Timeouts {
+    /// Opening a TCP (and TLS) connection. Default 5 s.
+    pub connect: Duration,
+    /// From sending a request to the first byte of its response, per
+    /// attempt, for every call that is not a transfer (records, HEAD,
+    /// listings, ranged reads, lease renewals). Default 30 s.
+    pub read: Duration,
+    /// A whole call that is not a transfer, all attempts and back-off
+    /// included; a ranged read's body counts too. Default 90 s.
+    pub operation: Duration,
+    /// Calls that send a file: one multipart part (16 MiB or more) or a
+    /// whole small file, per attempt and in total (the request's first
+    /// response byte comes only after the body is sent, so `read` cannot
+    /// apply). Default 5 min: 16 MiB needs only ~0.5 Mbit/s.
+    pub transfer: Duration,
+    /// Attempts per call, the first included (the SDK's standard retry
+    /// with exponential back-off). Default 3.
+    pub max_attempts: u32,
+}
+
+impl Default for S3Timeouts {
+    fn default() -> Self {
+        S3Timeouts {
+            connect: Duration::from_secs(5),
+            read: Duration::from_secs(30),
+            operation: Duration::from_secs(90),
+            transfer: Duration::from_secs(300),
+            max_attempts: 3,
+        }
+    }
+}
 
 /// Settings for one bucket. `Debug` never prints the secret key.
 #[derive(Clone, PartialEq, Eq)]
@@ -32,6 +78,8 @@ pub struct S3Config {
     /// `http://host/bucket/key` instead of `http://bucket.host/key`:
     /// needed by Garage and MinIO without wildcard DNS.
     pub path_style: bool,
+    /// Bounds on every call (see [`S3Timeouts`]).
+    pub timeouts: S3Timeouts,
 }
 
 impl std::fmt::Debug for S3Config {
@@ -43,6 +91,7 @@ impl std::fmt::Debug for S3Config {
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"[redacted]")
             .field("path_style", &self.path_style)
+            .field("timeouts", &self.timeouts)
             .finish()
     }
 }
@@ -78,7 +127,40 @@ impl S3Config {
                 }
             },
         };
+        let seconds = |name: &str, default: Duration| -> Result<Duration, StorageError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                    .ok_or_else(|| StorageError::Config {
+                        message: format!("{name}={v:?}: expected a number of seconds above 0"),
+                    }),
+            }
+        };
+        let defaults = S3Timeouts::default();
+        let timeouts = S3Timeouts {
+            connect: seconds(ENV_CONNECT_TIMEOUT, defaults.connect)?,
+            read: seconds(ENV_READ_TIMEOUT, defaults.read)?,
+            operation: seconds(ENV_OPERATION_TIMEOUT, defaults.operation)?,
+            transfer: seconds(ENV_TRANSFER_TIMEOUT, defaults.transfer)?,
+            max_attempts: match get(ENV_MAX_ATTEMPTS) {
+                None => defaults.max_attempts,
+                Some(v) => v
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=10).contains(n))
+                    .ok_or_else(|| StorageError::Config {
+                        message: format!("{ENV_MAX_ATTEMPTS}={v:?}: expected 1 to 10"),
+                    })?,
+            },
+        };
         let config = S3Config {
+            timeouts,
             region: required(
                 ENV_REGION,
                 "the store's region, e.g. us-east-1, or `garage`",
@@ -113,6 +195,14 @@ impl S3Config {
                 ));
             }
         }
+        let t = &self.timeouts;
+        if [t.connect, t.read, t.operation, t.transfer]
+            .iter()
+            .any(Duration::is_zero)
+            || t.max_attempts == 0
+        {
+            return bad(format!("time-outs and attempts must be above 0: {t:?}"));
+        }
         Ok(())
     }
 
@@ -121,7 +211,19 @@ impl S3Config {
     /// signature"); AWS accepts them too. HTTPS goes through rustls with
     /// ring and the system's root certificates; plain `http://` endpoints
     /// work through the same client.
+    /// The client for everything but file uploads: `read` per attempt,
+    /// `operation` in all.
     pub(crate) fn client(&self) -> aws_sdk_s3::Client {
+        self.build(self.timeouts.read, self.timeouts.operation)
+    }
+
+    /// The client for file uploads (parts, small files): `transfer` per
+    /// attempt and in all.
+    pub(crate) fn transfer_client(&self) -> aws_sdk_s3::Client {
+        self.build(self.timeouts.transfer, self.timeouts.transfer)
+    }
+
+    fn build(&self, read: Duration, operation: Duration) -> aws_sdk_s3::Client {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::Ring,
@@ -142,15 +244,19 @@ impl S3Config {
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
             .http_client(http)
-            // Three attempts with back-off absorb a blip; past that the
+            // A few attempts with back-off absorb a blip; past that the
             // caller gets `Transient` and its queue retries later.
-            .retry_config(RetryConfig::standard().with_max_attempts(3))
-            // Only the connection is bounded: a multi-gigabyte part may take
-            // minutes and must not be cut off (stalled streams are caught by
-            // the SDK's stalled-stream protection).
+            .retry_config(RetryConfig::standard().with_max_attempts(self.timeouts.max_attempts))
+            // Every call is bounded (see `S3Timeouts`); a response body
+            // that stalls after its headers is caught by the SDK's
+            // stalled-stream protection (and ranged reads by their own
+            // deadline).
             .timeout_config(
                 TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
+                    .connect_timeout(self.timeouts.connect)
+                    .read_timeout(read)
+                    .operation_attempt_timeout(read + self.timeouts.connect)
+                    .operation_timeout(operation)
                     .build(),
             );
         if let Some(endpoint) = &self.endpoint {
@@ -171,6 +277,39 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |name| vars.get(name).cloned()
+    }
+
+    #[test]
+    fn time_outs_default_sanely_and_can_be_overridden() {
+        let config = S3Config::from_lookup(lookup(GARAGE)).expect("config");
+        assert_eq!(config.timeouts, S3Timeouts::default());
+        assert_eq!(config.timeouts.connect, Duration::from_secs(5));
+        assert_eq!(config.timeouts.read, Duration::from_secs(30));
+
+        let tuned: Vec<_> = GARAGE
+            .iter()
+            .copied()
+            .chain([
+                (ENV_READ_TIMEOUT, "2.5"),
+                (ENV_TRANSFER_TIMEOUT, "600"),
+                (ENV_MAX_ATTEMPTS, "5"),
+            ])
+            .collect();
+        let config = S3Config::from_lookup(lookup(&tuned)).expect("config");
+        assert_eq!(config.timeouts.read, Duration::from_millis(2500));
+        assert_eq!(config.timeouts.transfer, Duration::from_secs(600));
+        assert_eq!(config.timeouts.max_attempts, 5);
+        assert_eq!(config.timeouts.connect, Duration::from_secs(5));
+
+        for (name, value) in [
+            (ENV_CONNECT_TIMEOUT, "0"),
+            (ENV_OPERATION_TIMEOUT, "soon"),
+            (ENV_MAX_ATTEMPTS, "0"),
+        ] {
+            let bad: Vec<_> = GARAGE.iter().copied().chain([(name, value)]).collect();
+            let err = S3Config::from_lookup(lookup(&bad)).expect_err(name);
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     const GARAGE: &[(&str, &str)] = &[

@@ -7,11 +7,15 @@ mod config;
 mod multipart;
 
 pub use config::{
-    S3Config, ENV_ACCESS_KEY_ID, ENV_BUCKET, ENV_ENDPOINT, ENV_PATH_STYLE, ENV_REGION,
-    ENV_SECRET_ACCESS_KEY,
+    S3Config, S3Timeouts, ENV_ACCESS_KEY_ID, ENV_BUCKET, ENV_CONNECT_TIMEOUT, ENV_ENDPOINT,
+    ENV_MAX_ATTEMPTS, ENV_OPERATION_TIMEOUT, ENV_PATH_STYLE, ENV_READ_TIMEOUT, ENV_REGION,
+    ENV_SECRET_ACCESS_KEY, ENV_TRANSFER_TIMEOUT,
 };
 
-use crate::object::{check_expiry, check_key, check_prefix, ObjectMeta, ObjectStore};
+use crate::object::{
+    check_expiry, check_key, check_prefix, ListPage, ListedObject, ObjectMeta, ObjectStore,
+    LIST_PAGE_SIZE,
+};
 use crate::StorageError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::{ByteStream, Length};
@@ -26,8 +30,12 @@ use tokio::io::AsyncWriteExt;
 #[derive(Clone)]
 pub struct S3Store {
     client: Client,
+    /// The same connections with the longer `transfer` time-outs, for
+    /// file uploads.
+    transfer: Client,
     bucket: String,
     endpoint: Option<String>,
+    timeouts: S3Timeouts,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -45,8 +53,10 @@ impl S3Store {
         config.validate()?;
         Ok(S3Store {
             client: config.client(),
+            transfer: config.transfer_client(),
             bucket: config.bucket.clone(),
             endpoint: config.endpoint.clone(),
+            timeouts: config.timeouts,
         })
     }
 
@@ -95,9 +105,53 @@ impl S3Store {
             .bucket(&self.bucket)
             .key(key)
             .set_range(range)
+            .set_if_match(request.if_match.map(|etag| format!("\"{etag}\"")))
             .send()
             .await
             .map_err(|e| sdk_error(e, request))
+    }
+
+    /// A ranged GET, its body read within the `operation` time-out (the
+    /// SDK's own time-outs end with the response's headers).
+    async fn read_range(&self, request: Request<'_>, len: u64) -> Result<Vec<u8>, StorageError> {
+        let key = request.key;
+        if len == 0 {
+            // `bytes=start-(start-1)` is not a range; nothing to read anyway.
+            return Ok(Vec::new());
+        }
+        let start = request.start;
+        let end = start.saturating_add(len - 1);
+        let read = async {
+            let object = self
+                .get_object(key, Some(format!("bytes={start}-{end}")), request)
+                .await?;
+            if let Some(expected) = request.if_match {
+                // Belt and braces: a store that ignored `If-Match` still
+                // names the version it answered from.
+                let found = object.e_tag().map(|e| e.trim_matches('"').to_string());
+                if found.as_deref() != Some(expected) {
+                    return Err(StorageError::Changed {
+                        location: self.location(key),
+                        expected_etag: expected.to_string(),
+                        found_etag: found,
+                    });
+                }
+            }
+            object
+                .body
+                .collect()
+                .await
+                .map_err(|e| body_error(self, key, e))
+        };
+        match tokio::time::timeout(self.timeouts.operation, read).await {
+            Ok(bytes) => Ok(bytes?.into_bytes().to_vec()),
+            Err(_) => Err(StorageError::Transient {
+                message: format!(
+                    "{} s3://{}/{key} (bytes {start}-{end}): timed out after {:?}",
+                    request.operation, self.bucket, self.timeouts.operation
+                ),
+            }),
+        }
     }
 
     /// Streams a response body into `file`; returns the bytes written.
@@ -176,8 +230,16 @@ impl ObjectStore for S3Store {
         }
         let size = meta.len();
         if size > multipart::MIN_PART_SIZE {
-            return multipart::upload(&self.client, &self.bucket, key, path, size, content_type)
-                .await;
+            return multipart::upload(
+                &self.client,
+                &self.transfer,
+                &self.bucket,
+                key,
+                path,
+                size,
+                content_type,
+            )
+            .await;
         }
         let body = ByteStream::read_from()
             .path(path)
@@ -189,7 +251,7 @@ impl ObjectStore for S3Store {
                 path: path.to_path_buf(),
                 message: e.to_string(),
             })?;
-        self.client
+        self.transfer
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -217,24 +279,27 @@ impl ObjectStore for S3Store {
 
     async fn get_range(&self, key: &str, start: u64, len: u64) -> Result<Vec<u8>, StorageError> {
         check_key(key)?;
-        if len == 0 {
-            // `bytes=start-(start-1)` is not a range; nothing to read anyway.
-            return Ok(Vec::new());
-        }
-        let end = start.saturating_add(len - 1);
         let request = Request {
             start,
             ..self.request("get_object (range)", key)
         };
-        let object = self
-            .get_object(key, Some(format!("bytes={start}-{end}")), request)
-            .await?;
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .map_err(|e| body_error(self, key, e))?;
-        Ok(bytes.into_bytes().to_vec())
+        self.read_range(request, len).await
+    }
+
+    async fn get_range_if_match(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+        etag: &str,
+    ) -> Result<Vec<u8>, StorageError> {
+        check_key(key)?;
+        let request = Request {
+            start,
+            if_match: Some(etag),
+            ..self.request("get_object (range, If-Match)", key)
+        };
+        self.read_range(request, len).await
     }
 
     async fn download_to(&self, key: &str, path: &Path) -> Result<u64, StorageError> {
@@ -330,6 +395,40 @@ impl ObjectStore for S3Store {
         }
         keys.sort();
         Ok(keys)
+    }
+
+    async fn list_page(
+        &self,
+        prefix: &str,
+        continuation: Option<String>,
+    ) -> Result<ListPage, StorageError> {
+        check_prefix(prefix)?;
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .max_keys(i32::try_from(LIST_PAGE_SIZE).unwrap_or(1000))
+            .set_continuation_token(continuation)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, self.request("list_objects_v2", prefix)))?;
+        let objects = page
+            .contents()
+            .iter()
+            .filter_map(|o| {
+                Some(ListedObject {
+                    key: o.key()?.to_string(),
+                    etag: o.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+                    size: o.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+                })
+            })
+            .collect();
+        let next = match page.is_truncated() {
+            Some(true) => page.next_continuation_token().map(str::to_string),
+            _ => None,
+        };
+        Ok(ListPage { objects, next })
     }
 
     async fn delete(&self, key: &str) -> Result<(), StorageError> {

@@ -41,8 +41,11 @@ pub(crate) fn part_size(size: u64) -> u64 {
 }
 
 /// Uploads `path` (of `size` bytes) to `key` in parts.
+/// `client` makes the small calls (create, complete, abort), `transfer`
+/// (longer time-outs) sends the parts.
 pub(crate) async fn upload(
     client: &Client,
+    transfer: &Client,
     bucket: &str,
     key: &str,
     path: &Path,
@@ -83,7 +86,7 @@ pub(crate) async fn upload(
         upload_id: upload_id.to_string(),
         finished: false,
     };
-    match send_parts(&pending, path, size).await {
+    match send_parts(&pending, transfer, path, size).await {
         Ok(parts) => {
             let completed = client
                 .complete_multipart_upload()
@@ -122,6 +125,7 @@ pub(crate) async fn upload(
 /// others are cancelled (dropping the `JoinSet` aborts its tasks).
 async fn send_parts(
     pending: &PendingUpload,
+    transfer: &Client,
     path: &Path,
     size: u64,
 ) -> Result<Vec<CompletedPart>, StorageError> {
@@ -143,7 +147,7 @@ async fn send_parts(
             len: part_size.min(size - offset),
         };
         running.spawn(send_part(
-            pending.client.clone(),
+            transfer.clone(),
             pending.bucket.clone(),
             pending.key.clone(),
             pending.upload_id.clone(),

@@ -6,7 +6,7 @@
 //! install` builds; without it the test fails and says how to get it — a
 //! storage suite that skips its store proves nothing.
 
-use moocpipe_storage::{S3Config, S3Store};
+use moocpipe_storage::{S3Config, S3Store, S3Timeouts};
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -133,6 +133,7 @@ root_domain = ".s3.garage.localhost"
             access_key_id: self.access_key_id.clone(),
             secret_access_key: self.secret_access_key.clone(),
             path_style: true,
+            timeouts: S3Timeouts::default(),
         }
     }
 
@@ -176,10 +177,38 @@ root_domain = ".s3.garage.localhost"
         self.spawn();
     }
 
+    /// Freezes the node (SIGSTOP): its port still accepts connections (the
+    /// kernel queues them) but nothing answers — the store that hangs,
+    /// which only time-outs can catch. [`Garage::thaw`] resumes it.
+    #[allow(dead_code)]
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes a frozen node (SIGCONT).
+    #[allow(dead_code)]
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("the node runs").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} {pid}: {status}");
+    }
+
     /// Kills the node and waits for it: from here on its port refuses
     /// connections, as a crashed or unreachable store does.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A frozen node dies of SIGKILL too, but resume it first so
+            // nothing waits on it.
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
         }
