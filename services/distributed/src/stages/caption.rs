@@ -66,17 +66,18 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     let record = match result {
         Ok((record, Ok(_files))) => record,
         Ok((_, Err(e))) => {
-            return Err(JobError::Transient(format!(
-                "writing the captions of {take_id}: {e}"
-            )))
+            return Err(scratch.full_disk(&e).unwrap_or_else(|| {
+                JobError::Transient(format!("writing the captions of {take_id}: {e}"))
+            }))
         }
         Err(e) if e.kind() == ErrorKind::Cancelled => {
             return Err(JobError::Transient("captioning was stopped".into()))
         }
         Err(e) => {
-            return Err(JobError::from_kind(
+            return Err(super::stage_failure(
                 e.kind(),
                 format!("{}: {e}", message.take.source),
+                Some(&scratch),
             ))
         }
     };

@@ -19,6 +19,24 @@ use moocpipe_proto::{StoredObject, TakeJob};
 use moocpipe_storage::layout::Output;
 use std::path::Path;
 
+/// A stage function's failure as a job failure: a take replaced while it
+/// was read is permanent (the new upload is another take), a full work
+/// folder is named, the rest goes by its kind.
+pub(crate) fn stage_failure(
+    kind: moocpipe_proto::ErrorKind,
+    message: impl std::fmt::Display,
+    scratch: Option<&crate::scratch::Scratch>,
+) -> JobError {
+    let message = message.to_string();
+    if crate::remote::is_changed(&message) {
+        return JobError::Permanent(message);
+    }
+    if let Some(full) = scratch.and_then(|s| s.full_disk(&message)) {
+        return full;
+    }
+    JobError::from_kind(kind, message)
+}
+
 /// A job for `stage` about the same take.
 pub(crate) fn next(stage: Stage, job: &TakeJob) -> Result<Outgoing, JobError> {
     Outgoing::job(stage, job.take.take_id.clone(), job)

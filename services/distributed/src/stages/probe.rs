@@ -45,8 +45,9 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
             if let AfterProbe::Retry { kind, message } =
                 policy::after_probe(&record, ctx.settings.allow_noncompliant)
             {
-                // Not the take's fault (I/O, a time-out): no record, retry.
-                return Err(JobError::from_kind(kind, &message));
+                // Not the take's fault (I/O, a time-out): no record, retry;
+                // unless the take changed under the read.
+                return Err(super::stage_failure(kind, &message, None));
             }
             job.confirm_lease().await?;
             ctx.stores
@@ -59,7 +60,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     };
     tracing::info!(take_id, verdict = %record.verdict, "probed");
     match policy::after_probe(&record, ctx.settings.allow_noncompliant) {
-        AfterProbe::Retry { kind, message } => Err(JobError::from_kind(kind, &message)),
+        AfterProbe::Retry { kind, message } => Err(super::stage_failure(kind, &message, None)),
         AfterProbe::Unreadable { why } => Err(JobError::Permanent(format!(
             "{}: {why}",
             message.take.source

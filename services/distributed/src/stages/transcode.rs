@@ -87,7 +87,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
             return Err(JobError::Transient("the transcode was stopped".into()))
         }
         Err(e) if !policy::is_recorded_error(e.kind()) => {
-            return Err(JobError::from_kind(e.kind(), &e))
+            return Err(super::stage_failure(e.kind(), &e, Some(&scratch)))
         }
         Err(e) => {
             let record = policy::failed_transcode(
