@@ -440,17 +440,52 @@ fn a_batch_goes_on_past_noncompliant_and_corrupt_takes() {
 }
 
 #[test]
-fn a_path_outside_the_layout_is_named_not_guessed() {
+fn a_take_outside_any_course_folder_is_processed_and_its_placement_said() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = media::place_in(&media::compliant_prores_mov(), dir.path(), "loose/take.mov");
-    let run = process(&dir.path().join("data"), &[&file.to_string_lossy()]);
-    assert_eq!(run.code, 2);
-    let errors = run.summary["layout_errors"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(errors.len(), 1, "{}", run.summary);
-    assert!(errors[0].as_str().unwrap_or_default().contains("take.mov"));
+    let file = media::place_in(
+        &media::compliant_prores_2s(),
+        dir.path(),
+        "Downloads/take.mov",
+    );
+    let file = file.to_string_lossy().to_string();
+    let fast = ["--rungs", "1080p", "--no-hls", "--no-qc"];
+
+    // The README's "one take" command, as written: the named default.
+    let mut args = vec![file.as_str()];
+    args.extend(fast);
+    let run = process(&dir.path().join("data"), &args);
+    assert_eq!(run.code, 0, "{}\n{}", run.summary, run.stderr);
+    let t = take(&run, "take.mov");
+    assert_eq!(t["key"], "loose-takes/01/01/take.mov");
+    assert_eq!(t["status"], "done");
+    let placed = run.summary["placed_loose"].to_string();
+    assert!(placed.contains("loose-takes/01/01/take.mov"), "{placed}");
+
+    // Chosen with flags.
+    let mut args = vec![
+        file.as_str(),
+        "--course",
+        "physics-101",
+        "--module",
+        "3",
+        "--lesson",
+        "2",
+    ];
+    args.extend(fast);
+    let run = process(&dir.path().join("data2"), &args);
+    assert_eq!(run.code, 0, "{}\n{}", run.summary, run.stderr);
+    assert_eq!(take(&run, "take.mov")["key"], "physics-101/03/02/take.mov");
+
+    // A placement that cannot be a folder is refused before any work.
+    let out = Command::new(moocpipe_bin())
+        .args(["process", "--data"])
+        .arg(dir.path().join("data3"))
+        .args([file.as_str(), "--course", "../etc"])
+        .output()
+        .expect("run moocpipe process");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--course"), "{stderr}");
 }
 
 #[test]

@@ -21,6 +21,8 @@
 mod caption;
 mod course;
 
+/// Where take files given alone go (`--course`, `--module`, `--lesson`).
+pub use moocpipe_ingest::Loose;
 /// The QC session and its own-decode run (`moocpipe qc` uses it too).
 pub use moocpipe_pipeline::qc;
 
@@ -55,6 +57,10 @@ pub struct ProcessOptions {
     pub no_qc: bool,
     /// Caption settings; `None` skips captions.
     pub caption: Option<moocpipe_caption::CaptionConfig>,
+    /// Where take files given alone go when their folders do not place
+    /// them (or always, when explicit); `None`: such a file is a layout
+    /// error.
+    pub loose: Option<Loose>,
 }
 
 /// What happens, as it happens, for a progress display.
@@ -177,6 +183,9 @@ pub struct Summary {
     pub layout_errors: Vec<String>,
     /// Files in course folders that are not takes or sidecars.
     pub ignored: Vec<PathBuf>,
+    /// Take files given alone outside a course folder, and where they were
+    /// placed (`<course>/<NN>/<NN>/<file>`).
+    pub placed_loose: Vec<(PathBuf, String)>,
     /// Segment-length reports written, per course.
     pub reports: Vec<CourseReport>,
 }
@@ -219,7 +228,7 @@ pub fn process(
             message: format!("cannot start the store's runtime: {e}"),
         })?;
     let run = run_name();
-    let found = moocpipe_ingest::discover(paths);
+    let found = moocpipe_ingest::discover_placing(paths, options.loose.as_ref());
     let total = found.takes.len();
     let mut outcomes = Vec::new();
     for (index, (take, source)) in found.takes.iter().enumerate() {
@@ -255,6 +264,7 @@ pub fn process(
         takes: outcomes,
         layout_errors: found.errors.iter().map(|e| e.to_string()).collect(),
         ignored: found.ignored,
+        placed_loose: found.placed_loose,
         reports,
     })
 }

@@ -37,6 +37,17 @@ pub struct ProcessArgs {
     /// Skip the technical-quality measurements (loudness, black, bars…).
     #[arg(long)]
     pub no_qc: bool,
+    /// Place take files given alone in this course (a folder-name id),
+    /// whatever their folders. Without any of --course, --module, --lesson a
+    /// take outside a course folder goes to `loose-takes`, module 1, lesson 1.
+    #[arg(long, value_name = "ID")]
+    pub course: Option<String>,
+    /// Module (week) number for take files given alone [default: 1].
+    #[arg(long, value_name = "N")]
+    pub module: Option<u32>,
+    /// Lesson number for take files given alone [default: 1].
+    #[arg(long, value_name = "N")]
+    pub lesson: Option<u32>,
     #[command(flatten)]
     pub overrides: ConfigOverrides,
 }
@@ -126,6 +137,7 @@ pub fn run(args: ProcessArgs, config_file: Option<&Path>) -> anyhow::Result<Exit
         qc: config.qc,
         no_qc: args.no_qc,
         caption,
+        loose: Some(loose_placement(&args)?),
     };
 
     // Ctrl-C (or SIGTERM) stops the current transcode cleanly; a second one exits at once.
@@ -153,6 +165,26 @@ pub fn run(args: ProcessArgs, config_file: Option<&Path>) -> anyhow::Result<Exit
         write!(stdout, "{}", render(&summary))?;
     }
     Ok(ExitCode::from(summary.exit_code()))
+}
+
+/// Where take files given alone go: the flags' placement when any is
+/// given (it then wins over the folders), else the named default for takes
+/// outside a course folder.
+fn loose_placement(args: &ProcessArgs) -> anyhow::Result<moocpipe_local::Loose> {
+    let fallback = moocpipe_local::Loose::fallback();
+    if args.course.is_none() && args.module.is_none() && args.lesson.is_none() {
+        return Ok(fallback);
+    }
+    let loose = moocpipe_local::Loose {
+        course: args.course.clone().unwrap_or(fallback.course),
+        module: args.module.unwrap_or(fallback.module),
+        lesson: args.lesson.unwrap_or(fallback.lesson),
+        explicit: true,
+    };
+    loose
+        .check()
+        .map_err(|why| anyhow::anyhow!("--course/--module/--lesson: {why}"))?;
+    Ok(loose)
 }
 
 /// Progress on stderr: a bar in a terminal, a line per 10 % otherwise.
@@ -320,6 +352,12 @@ fn render(summary: &Summary) -> String {
     }
     for p in &summary.ignored {
         out.push_str(&format!("ignored (not a take): {}\n", p.display()));
+    }
+    for (path, key) in &summary.placed_loose {
+        out.push_str(&format!(
+            "placed outside a course folder: {} as {key} (choose with --course, --module, --lesson)\n",
+            path.display()
+        ));
     }
     for r in &summary.reports {
         let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
