@@ -20,6 +20,8 @@ fi
 
 say "RabbitMQ on 127.0.0.1:5672 (the machine's, else Debian's rabbitmq-server)"
 bash scripts/rabbitmq.sh ensure
+say "PostgreSQL on 127.0.0.1:5432 (the machine's, else Debian's postgresql)"
+bash scripts/postgres.sh ensure
 say "Garage 2.5.0 for the S3 tests (built once into ~/.cache/moocpipe, then reused)"
 bash scripts/garage.sh install
 
