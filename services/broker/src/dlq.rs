@@ -21,7 +21,8 @@ use tokio::time::{sleep, timeout, Instant};
 
 use crate::error::{BrokerError, ErrorClass};
 use crate::message::{
-    as_string, as_u32, HEADER_ATTEMPT, HEADER_ERROR, HEADER_ERROR_KIND, HEADER_TAKE_ID,
+    as_string, as_u32, HEADER_ATTEMPT, HEADER_ERROR, HEADER_ERROR_KIND, HEADER_REPLAY,
+    HEADER_TAKE_ID,
 };
 use crate::publish::Publisher;
 use crate::topology::{Stage, Topology};
@@ -206,6 +207,12 @@ pub async fn replay(
         headers.insert(
             ShortString::from(HEADER_ATTEMPT),
             lapin::types::AMQPValue::LongLongInt(0),
+        );
+        // The stage redoes work whose failure it recorded (and so do the
+        // job's retries, which carry the header on).
+        headers.insert(
+            ShortString::from(HEADER_REPLAY),
+            lapin::types::AMQPValue::Boolean(true),
         );
         publisher
             .publish(

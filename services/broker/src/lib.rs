@@ -53,8 +53,18 @@
 //!
 //! No delivery is held longer than it takes to write a lease, whatever the
 //! job's length, so `consumer_timeout` never fires. The cost: the lease store
-//! must be durable, shared and atomic per key (compare-and-set on a token);
-//! [`lease::InMemoryLeases`] serves tests and single-process setups.
+//! must be durable, shared and atomic, and it hands out **fencing tokens**
+//! (strictly increasing per acquisition) on which every later change is
+//! conditional; `moocpipe-control`'s `PgLeases` (PostgreSQL) is the real
+//! one, [`lease::InMemoryLeases`] serves tests and single-process setups.
+//! A job's `run` is its token; `Job::confirm_lease` checks it against the
+//! store right before a stage writes its record.
+//!
+//! No message circles for ever: a lease-store failure sends the job through
+//! the delay queues as an attempt, a deferred report trigger is
+//! dead-lettered after `max_deferrals` deferrals in a row, and the stage
+//! queues carry `x-delivery-limit` for consumers that die with a message in
+//! hand. The loop's state for `/healthz` is in [`health`].
 //!
 //! # Reconnects and shutdown
 //!
@@ -71,6 +81,7 @@
 pub mod connect;
 pub mod dlq;
 pub mod error;
+pub mod health;
 pub mod lease;
 pub mod message;
 pub mod metrics;
@@ -78,10 +89,11 @@ pub mod publish;
 pub mod topology;
 pub mod worker;
 
-pub use connect::{AmqpConfig, Backoff, DEFAULT_AMQP_URL};
+pub use connect::{redact_url, AmqpConfig, Backoff, DEFAULT_AMQP_URL};
 pub use dlq::DeadLetter;
 pub use error::{BrokerError, ErrorClass, JobError};
-pub use lease::{InMemoryLeases, Lease, LeaseKey, LeaseStore};
+pub use health::{HealthReport, WorkerHealth};
+pub use lease::{Acquire, Finish, InMemoryLeases, Lease, LeaseHandle, LeaseKey, LeaseStore};
 pub use message::{Headers, Job, Outgoing, Progress, Route};
 pub use metrics::{NoMetrics, Outcome, PrometheusMetrics, WorkerMetrics};
 pub use publish::Publisher;

@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{BrokerError, ErrorClass, JobError};
+use crate::lease::LeaseHandle;
 use crate::topology::{Stage, Topology};
 
 /// Header: the schema version of the body ([`SCHEMA_VERSION`]).
@@ -28,6 +29,12 @@ pub const HEADER_TRACEPARENT: &str = "traceparent";
 pub const HEADER_ERROR: &str = "x-moocpipe-error";
 /// Header on a dead letter: `transient`, `permanent`, `malformed` or `lost`.
 pub const HEADER_ERROR_KIND: &str = "x-moocpipe-error-kind";
+/// Header: `true` on a job sent again by `moocpipe dlq replay` (and on its
+/// retries): the stage redoes work whose failure was recorded.
+pub const HEADER_REPLAY: &str = "x-moocpipe-replay";
+/// Header: how many times in a row a job was deferred because another
+/// worker held its take (see `WorkerOptions::defer_busy`).
+pub const HEADER_DEFERRALS: &str = "x-moocpipe-deferrals";
 
 /// The content type of every body.
 pub const CONTENT_TYPE_JSON: &str = "application/json";
@@ -40,6 +47,10 @@ pub struct Headers {
     /// Retries so far: 0 on the first run, `n` on the `n`-th retry.
     pub attempt: u32,
     pub traceparent: Option<String>,
+    /// Sent again by `moocpipe dlq replay` (header `x-moocpipe-replay`),
+    /// carried into the job's retries: the stage redoes work even when a
+    /// failure record exists.
+    pub replay: bool,
 }
 
 impl Headers {
@@ -50,6 +61,7 @@ impl Headers {
             take_id: take_id.into(),
             attempt: 0,
             traceparent: None,
+            replay: false,
         }
     }
 
@@ -60,6 +72,11 @@ impl Headers {
 
     pub fn with_attempt(mut self, attempt: u32) -> Self {
         self.attempt = attempt;
+        self
+    }
+
+    pub fn with_replay(mut self, replay: bool) -> Self {
+        self.replay = replay;
         self
     }
 
@@ -91,6 +108,10 @@ impl Headers {
                 AMQPValue::LongString(LongString::from(traceparent.as_str())),
             );
         }
+        table.insert(
+            ShortString::from(HEADER_REPLAY),
+            AMQPValue::Boolean(self.replay),
+        );
     }
 
     /// Reads the headers of a received message. A missing take id, a
@@ -122,11 +143,20 @@ impl Headers {
             }
         };
         let traceparent = table.inner().get(HEADER_TRACEPARENT).and_then(as_string);
+        let replay = match table.inner().get(HEADER_REPLAY) {
+            None => false,
+            Some(AMQPValue::Boolean(b)) => *b,
+            Some(value) => {
+                as_u32(value).ok_or_else(|| format!("{HEADER_REPLAY} header is not a boolean"))?
+                    != 0
+            }
+        };
         Ok(Headers {
             schema_version,
             take_id,
             attempt,
             traceparent,
+            replay,
         })
     }
 }
@@ -257,8 +287,9 @@ pub struct Job {
     pub headers: Headers,
     /// The JSON body, as received.
     pub body: Vec<u8>,
-    /// This run of the job: the token of the lease it was accepted under,
-    /// unique to one acquisition. A stage writes its outputs under a run
+    /// This run of the job: the fencing token of the lease it was accepted
+    /// under, in decimal; unique to one acquisition and greater than every
+    /// run's before it. A stage writes its outputs under a run
     /// prefix named by it, so two runs of one job never write the same keys.
     pub run: String,
     /// Fired when the worker gives the job up: shutdown past its deadline,
@@ -270,6 +301,8 @@ pub struct Job {
     /// How far the job has come, 0.0–1.0: the handler sets it as it goes
     /// (from any thread); the worker loop persists it with the lease.
     pub progress: Progress,
+    /// The lease this run holds, for [`Job::confirm_lease`].
+    pub lease: LeaseHandle,
 }
 
 /// A job's progress, shared between the handler (any thread) and the
@@ -298,16 +331,27 @@ impl Progress {
 impl Job {
     /// Confirms that this run still holds the job's lease: a stage calls it
     /// right before it writes its record, so a run that lost its job to
-    /// another worker never publishes. `Err(JobError::Transient)` when the
-    /// lease is lost.
+    /// another worker never publishes. It is one atomic check-and-renew in
+    /// the lease store (recording the progress too): `Err(JobError::Transient)`
+    /// when the lease is no longer held by this run, or the store cannot say.
     pub async fn confirm_lease(&self) -> Result<(), JobError> {
-        if self.cancel.is_cancelled() {
-            return Err(JobError::Transient(format!(
+        let lost = || {
+            JobError::Transient(format!(
                 "run {} of the {} job for take {} lost its lease",
                 self.run, self.stage, self.headers.take_id
-            )));
+            ))
+        };
+        if self.cancel.is_cancelled() {
+            return Err(lost());
         }
-        Ok(())
+        match self.lease.confirm(self.progress.get()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(lost()),
+            Err(error) => Err(JobError::Transient(format!(
+                "run {} of the {} job for take {}: cannot confirm its lease: {error}",
+                self.run, self.stage, self.headers.take_id
+            ))),
+        }
     }
 
     pub fn take_id(&self) -> &str {
@@ -339,6 +383,7 @@ mod tests {
     fn headers_round_trip() {
         let headers = Headers::new("take-1")
             .with_attempt(2)
+            .with_replay(true)
             .with_traceparent(Some(
                 "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
             ));

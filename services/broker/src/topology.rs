@@ -7,11 +7,11 @@
 //! | name | kind | arguments | why |
 //! |---|---|---|---|
 //! | `<p>.jobs` | direct exchange, durable | | routes a job to its stage by the stage name |
-//! | `<p>.<stage>` | quorum queue, durable, bound to `<p>.jobs` with `<stage>` | `x-dead-letter-exchange=<p>.dead`, `x-dead-letter-routing-key=<stage>` | one queue per stage so a probe never waits behind an encode; quorum for replication; a broker-side rejection still lands in the dead-letter queue |
+//! | `<p>.<stage>` | quorum queue, durable, bound to `<p>.jobs` with `<stage>` | `x-dead-letter-exchange=<p>.dead`, `x-dead-letter-routing-key=<stage>`, `x-delivery-limit=10` | one queue per stage so a probe never waits behind an encode; quorum for replication; a broker-side rejection, or a message given back more than [`DELIVERY_LIMIT`] times (a poison message that kills its consumer), lands in the dead-letter queue instead of circling for ever |
 //! | `<p>.retry` | direct exchange, durable | | takes a job that failed transiently to the delay queue of its back-off step |
 //! | `<p>.<stage>.delay.<ms>` | classic queue, durable, bound to `<p>.retry` with `<stage>.<ms>` | `x-message-ttl=<ms>`, `x-dead-letter-exchange=<p>.jobs`, `x-dead-letter-routing-key=<stage>` | holds a retry for its back-off, then RabbitMQ dead-letters it back to the stage queue. One queue per step: every message in it has the same TTL, so the head always expires first (per-message expiry in one queue blocks behind the head, and quorum queues in 3.10 have no per-message TTL). The delay is in the name, so workers configured with other back-offs never redeclare a queue with different arguments. |
 //! | `<p>.dead` | direct exchange, durable | | routes a dead letter to its stage's dead-letter queue |
-//! | `<p>.<stage>.dead` | quorum queue, durable, bound to `<p>.dead` with `<stage>` | | what an operator lists, replays or purges |
+//! | `<p>.<stage>.dead` | quorum queue, durable, bound to `<p>.dead` with `<stage>` | | what an operator lists, replays or purges; no delivery limit, since `dlq list` gives every message back |
 //! | `<p>.events` | topic exchange, durable, keys `take.<stage>.<outcome>` | `alternate-exchange=<p>.events.unrouted` | tells the report worker and the API what happened |
 //! | binding `<p>.report` ← `<p>.events` | keys `take.probe.failed`, `take.transcode.failed`, `take.caption.failed` | | a take whose stage was dead-lettered still gets its report and its author notice |
 //! | `<p>.events.unrouted` | fanout exchange + classic queue of that name, durable | queue: `x-max-length=10000`, `x-overflow=drop-head`, `x-message-ttl=86400000` | every publish is `mandatory`; an event nobody subscribed to yet is parked here (bounded, a day) instead of coming back as an unroutable error |
@@ -46,6 +46,11 @@ pub const DEFAULT_RETRY_DELAYS: [Duration; 5] = [
 ];
 
 /// Bound on the parking queue for unrouted events.
+/// How often a quorum stage queue delivers one message before RabbitMQ
+/// dead-letters it (`x-delivery-limit`). The worker never gives a delivery
+/// back on purpose, so only a consumer that dies or loses its channel with
+/// the message in hand counts here.
+pub const DELIVERY_LIMIT: i64 = 10;
 const UNROUTED_MAX_LENGTH: i64 = 10_000;
 /// How long an unrouted event is kept: a day.
 const UNROUTED_TTL_MS: i64 = 24 * 60 * 60 * 1000;
@@ -264,6 +269,7 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), Broke
                     ("x-queue-type", long_string("quorum")),
                     ("x-dead-letter-exchange", long_string(&dead)),
                     ("x-dead-letter-routing-key", long_string(key)),
+                    ("x-delivery-limit", AMQPValue::LongLongInt(DELIVERY_LIMIT)),
                 ]),
             )
             .await?;

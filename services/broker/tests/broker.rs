@@ -23,7 +23,7 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::Connection;
-use moocpipe_broker::lease::{Lease, LeaseKey, LeaseStore};
+use moocpipe_broker::lease::{Finish, LeaseKey, LeaseStore};
 use moocpipe_broker::message::{HEADER_ATTEMPT, HEADER_ERROR, HEADER_ERROR_KIND};
 use moocpipe_broker::{
     dlq, run_worker, topology, AmqpConfig, ErrorClass, Headers, InMemoryLeases, Job, JobError,
@@ -885,19 +885,18 @@ async fn an_expired_lease_is_swept_and_its_job_rerun() {
     let broker = Broker::new().await;
     let leases = Arc::new(InMemoryLeases::new());
     // The lease of a worker that died mid-job: expired, never released.
-    let lease = Lease {
-        key: LeaseKey {
-            stage: Stage::Transcode,
-            take_id: "take-orphan".to_owned(),
-        },
-        token: "dead-worker".to_owned(),
-        expires_at: SystemTime::now() - Duration::from_secs(1),
-        handed_back: false,
-        headers: Headers::new("take-orphan"),
-        body: br#"{"take_id":"take-orphan"}"#.to_vec(),
-    };
+    // (A time-to-live of zero: expired as soon as taken.)
     leases
-        .acquire(lease, SystemTime::now() - Duration::from_secs(10))
+        .acquire(
+            &LeaseKey {
+                stage: Stage::Transcode,
+                take_id: "take-orphan".to_owned(),
+            },
+            &Headers::new("take-orphan"),
+            br#"{"take_id":"take-orphan"}"#,
+            "dead-worker:1",
+            Duration::ZERO,
+        )
         .await
         .expect("seed the lease");
     let calls = Calls::default();
@@ -1276,15 +1275,11 @@ async fn a_job_runs_once_at_a_time_and_stops_when_its_lease_is_lost() {
     // expiry): the worker notices at its next renewal, cancels the job and
     // publishes nothing.
     let lease = leases.all().pop().expect("the running job's lease");
-    assert!(leases
-        .hand_back(
-            &lease.key,
-            &lease.token,
-            "thief",
-            SystemTime::now() + Duration::from_secs(60)
-        )
+    let thief = leases
+        .hand_back(&lease.key, lease.fence, Duration::from_secs(60))
         .await
-        .expect("take over"));
+        .expect("take over")
+        .expect("the lease was held");
     wait_until(Duration::from_secs(5), "the job to be abandoned", || {
         counts.outcomes() == vec![Outcome::Abandoned]
     })
@@ -1302,7 +1297,353 @@ async fn a_job_runs_once_at_a_time_and_stops_when_its_lease_is_lost() {
         )
         .await
         .is_empty());
-    assert!(leases.release(&lease.key, "thief").await.expect("release"));
+    assert!(leases
+        .release(&lease.key, thief, &Finish::Requeued)
+        .await
+        .expect("release"));
     shutdown.cancel();
     worker.await.expect("worker ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_goes_to_the_store_with_each_renewal_and_confirm_lease_checks_the_store() {
+    let broker = Broker::new().await;
+    let leases = Arc::new(InMemoryLeases::new());
+    let key = LeaseKey {
+        stage: Stage::Transcode,
+        take_id: "take-p".to_owned(),
+    };
+    // Steps the handler takes, and what confirm_lease said at each.
+    let (to_handler, steps) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let steps = Arc::new(tokio::sync::Mutex::new(steps));
+    let confirmed = Arc::new(Mutex::new(Vec::new()));
+    let handler = {
+        let confirmed = Arc::clone(&confirmed);
+        move |job: Job| {
+            let (confirmed, steps) = (Arc::clone(&confirmed), Arc::clone(&steps));
+            async move {
+                let mut steps = steps.lock().await;
+                job.progress.set(0.25);
+                // Renewed every 300 ms: the progress is persisted by then.
+                tokio::time::sleep(Duration::from_millis(800)).await;
+                steps.recv().await;
+                job.progress.set(0.5);
+                let first = job.confirm_lease().await;
+                confirmed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(first.clone());
+                steps.recv().await;
+                let second = job.confirm_lease().await;
+                confirmed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(second.clone());
+                second.map(|()| Vec::new())
+            }
+        }
+    };
+    let options = broker
+        .options(Stage::Transcode, &leases)
+        .lease_ttl(Duration::from_millis(900));
+    let (shutdown, worker) = broker.spawn_worker(options, handler);
+    broker.send(Stage::Transcode, "take-p").await;
+    wait_until(Duration::from_secs(5), "the renewal to carry 0.25", || {
+        leases.state(&key) == Some(("running", 0.25))
+    })
+    .await;
+    to_handler.send(()).expect("step");
+    wait_until(Duration::from_secs(5), "the first confirmation", || {
+        confirmed.lock().unwrap_or_else(|e| e.into_inner()).len() == 1
+    })
+    .await;
+    assert_eq!(
+        confirmed.lock().unwrap_or_else(|e| e.into_inner())[0],
+        Ok(())
+    );
+    assert_eq!(leases.state(&key), Some(("running", 0.5)));
+    // Someone else takes the job: the run's next confirmation fails, even
+    // before its renewer notices.
+    let lease = leases.all().pop().expect("the running job's lease");
+    let thief = leases
+        .hand_back(&lease.key, lease.fence, Duration::from_secs(60))
+        .await
+        .expect("take over")
+        .expect("held");
+    to_handler.send(()).expect("step");
+    wait_until(Duration::from_secs(5), "the second confirmation", || {
+        confirmed.lock().unwrap_or_else(|e| e.into_inner()).len() == 2
+            || leases.all().iter().all(|l| l.fence != thief)
+    })
+    .await;
+    let second = confirmed
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(1)
+        .cloned();
+    // Either the handler saw the loss itself, or the renewer cancelled the
+    // job first (then confirm_lease was never reached): never Ok.
+    assert!(
+        !matches!(second, Some(Ok(()))),
+        "confirm_lease after a takeover: {second:?}"
+    );
+    assert!(
+        matches!(second, None | Some(Err(JobError::Transient(_)))),
+        "{second:?}"
+    );
+    shutdown.cancel();
+    worker.await.expect("worker ends");
+}
+
+/// A lease store that is down: every call fails.
+struct DownLeases;
+
+impl LeaseStore for DownLeases {
+    async fn acquire(
+        &self,
+        _key: &LeaseKey,
+        _headers: &Headers,
+        _body: &[u8],
+        _holder: &str,
+        _ttl: Duration,
+    ) -> Result<moocpipe_broker::Acquire, moocpipe_broker::lease::LeaseError> {
+        Err(moocpipe_broker::lease::LeaseError(
+            "connection refused".into(),
+        ))
+    }
+    async fn renew(
+        &self,
+        _key: &LeaseKey,
+        _fence: u64,
+        _ttl: Duration,
+        _progress: f64,
+    ) -> Result<bool, moocpipe_broker::lease::LeaseError> {
+        Err(moocpipe_broker::lease::LeaseError(
+            "connection refused".into(),
+        ))
+    }
+    async fn hand_back(
+        &self,
+        _key: &LeaseKey,
+        _fence: u64,
+        _ttl: Duration,
+    ) -> Result<Option<u64>, moocpipe_broker::lease::LeaseError> {
+        Err(moocpipe_broker::lease::LeaseError(
+            "connection refused".into(),
+        ))
+    }
+    async fn release(
+        &self,
+        _key: &LeaseKey,
+        _fence: u64,
+        _finish: &Finish,
+    ) -> Result<bool, moocpipe_broker::lease::LeaseError> {
+        Err(moocpipe_broker::lease::LeaseError(
+            "connection refused".into(),
+        ))
+    }
+    async fn claim_expired(
+        &self,
+        _stage: Stage,
+        _ttl: Duration,
+        _limit: usize,
+    ) -> Result<Vec<moocpipe_broker::Lease>, moocpipe_broker::lease::LeaseError> {
+        Err(moocpipe_broker::lease::LeaseError(
+            "connection refused".into(),
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_store_that_is_down_sends_jobs_through_the_delay_queues_to_the_dead_letters() {
+    let broker = Broker::new().await;
+    let calls = Calls::default();
+    let options = WorkerOptions::new(broker.topology.clone(), Stage::Probe, Arc::new(DownLeases))
+        .lease_ttl(Duration::from_secs(3));
+    let health = Arc::clone(&options.health);
+    let (shutdown, worker) = {
+        let shutdown = CancellationToken::new();
+        let (amqp, token) = (broker.amqp.clone(), shutdown.clone());
+        let handler = forward_to_transcode(Arc::clone(&calls));
+        let task = tokio::spawn(async move {
+            run_worker(&amqp, options, handler, token)
+                .await
+                .expect("worker");
+        });
+        (shutdown, task)
+    };
+    broker.send(Stage::Probe, "take-s").await;
+    // Not redelivered at once for ever: an attempt per try, then the
+    // dead-letter queue with the store's words.
+    let dead = broker
+        .take(
+            &broker.topology.dead_queue(Stage::Probe),
+            1,
+            Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(dead.len(), 1, "dead-lettered after the last attempt");
+    let reason = header_str(&dead[0].0, HEADER_ERROR).expect("reason");
+    assert!(
+        reason.contains("lease store") && reason.contains("connection refused"),
+        "{reason}"
+    );
+    assert_eq!(header_int(&dead[0].0, HEADER_ATTEMPT), Some(2));
+    assert!(seen(&calls).is_empty(), "no job runs without its lease");
+    assert_eq!(
+        broker
+            .depth(&broker.topology.stage_queue(Stage::Probe))
+            .await,
+        0
+    );
+    let report = health.report();
+    assert!(report.store_failing, "{report:?}");
+    assert!(report.connected, "{report:?}");
+    shutdown.cancel();
+    worker.await.expect("worker ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_trigger_is_dead_lettered_after_its_last_deferral() {
+    let broker = Broker::new().await;
+    let leases = Arc::new(InMemoryLeases::new());
+    // A report job for the take is running elsewhere, and keeps running.
+    leases
+        .acquire(
+            &LeaseKey {
+                stage: Stage::Report,
+                take_id: "take-d".to_owned(),
+            },
+            &Headers::new("take-d"),
+            b"{}",
+            "elsewhere:1",
+            Duration::from_secs(600),
+        )
+        .await
+        .expect("the other holder");
+    let calls = Calls::default();
+    let mut options = broker.options(Stage::Report, &leases);
+    assert!(options.defer_busy);
+    options.max_deferrals = 2;
+    let (shutdown, worker) = broker.spawn_worker(options, forward_to_transcode(Arc::clone(&calls)));
+    broker.send(Stage::Report, "take-d").await;
+    let dead = broker
+        .take(
+            &broker.topology.dead_queue(Stage::Report),
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(dead.len(), 1, "dead-lettered instead of circling");
+    let reason = header_str(&dead[0].0, HEADER_ERROR).expect("reason");
+    assert!(reason.contains("deferred 2 times"), "{reason}");
+    assert_eq!(header_int(&dead[0].0, HEADER_ATTEMPT), Some(0));
+    assert!(seen(&calls).is_empty());
+    shutdown.cancel();
+    worker.await.expect("worker ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_job_is_marked_and_its_retries_carry_the_mark() {
+    let broker = Broker::new().await;
+    let leases = Arc::new(InMemoryLeases::new());
+    let replays = Arc::new(Mutex::new(Vec::new()));
+    let handler = {
+        let replays = Arc::clone(&replays);
+        move |job: Job| {
+            let replays = Arc::clone(&replays);
+            async move {
+                let seen = {
+                    let mut replays = replays.lock().unwrap_or_else(|e| e.into_inner());
+                    replays.push((job.headers.replay, job.attempt()));
+                    replays.len()
+                };
+                match seen {
+                    1 => Err(JobError::Permanent("a failure record".into())),
+                    2 => Err(JobError::Transient("once more".into())),
+                    _ => Ok(Vec::new()),
+                }
+            }
+        }
+    };
+    let (shutdown, worker) = broker.spawn_worker(broker.options(Stage::Caption, &leases), handler);
+    broker.send(Stage::Caption, "take-r").await;
+    wait_until(Duration::from_secs(10), "the dead letter", || {
+        replays.lock().unwrap_or_else(|e| e.into_inner()).len() == 1
+    })
+    .await;
+    let dead_queue = broker.topology.dead_queue(Stage::Caption);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while broker.depth(&dead_queue).await == 0 {
+        assert!(Instant::now() < deadline, "no dead letter");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let replayed = dlq::replay(&broker.connection, &broker.topology, Stage::Caption)
+        .await
+        .expect("replay");
+    assert_eq!(replayed, 1);
+    wait_until(Duration::from_secs(10), "the replay and its retry", || {
+        replays.lock().unwrap_or_else(|e| e.into_inner()).len() == 3
+    })
+    .await;
+    assert_eq!(
+        replays.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        vec![(false, 0), (true, 0), (true, 1)]
+    );
+    shutdown.cancel();
+    worker.await.expect("worker ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_given_back_past_the_delivery_limit_is_dead_lettered_by_the_broker() {
+    let broker = Broker::new().await;
+    broker.send(Stage::Probe, "take-poison").await;
+    let queue = broker.topology.stage_queue(Stage::Probe);
+    let channel = broker.connection.create_channel().await.expect("channel");
+    let mut deliveries = 0;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    // A consumer that takes the message and gives it back, again and again
+    // (as one that crashes on it would).
+    while Instant::now() < deadline {
+        match channel
+            .basic_get(&queue, BasicGetOptions { no_ack: false })
+            .await
+            .expect("basic.get")
+        {
+            Some(message) => {
+                deliveries += 1;
+                message
+                    .delivery
+                    .nack(lapin::options::BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("nack");
+            }
+            None => {
+                if broker
+                    .depth(&broker.topology.dead_queue(Stage::Probe))
+                    .await
+                    == 1
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    assert_eq!(
+        broker
+            .depth(&broker.topology.dead_queue(Stage::Probe))
+            .await,
+        1,
+        "after {deliveries} deliveries"
+    );
+    let limit = usize::try_from(topology::DELIVERY_LIMIT).expect("small");
+    assert!(
+        (limit..=limit + 1).contains(&deliveries),
+        "{deliveries} deliveries for a limit of {limit}"
+    );
+    let _ = channel.close(200, "done").await;
 }

@@ -30,13 +30,12 @@
 //!   them ([`remote`]), never copying it first; outputs are written to a
 //!   work folder ([`scratch`]) removed on every path before they are
 //!   uploaded;
-//! - leases live in the media bucket ([`leases`]);
+//! - leases and job state live in PostgreSQL (`moocpipe-control`);
 //! - `/metrics` and `/healthz` ([`serve`]).
 
 pub mod config;
 pub mod events;
 pub mod ingest;
-pub mod leases;
 pub mod metrics;
 pub mod remote;
 pub mod run;
@@ -45,7 +44,6 @@ pub mod serve;
 pub mod stages;
 
 pub use config::{Settings, Stores};
-pub use leases::StoreLeases;
 
 use moocpipe_broker::JobError;
 use moocpipe_storage::StorageError;

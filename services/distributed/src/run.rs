@@ -4,7 +4,7 @@
 use crate::ingest::{job_for, scan_once};
 use crate::metrics::StageMetrics;
 use crate::stages::{caption, probe, report, transcode};
-use crate::{events, serve, Context, Settings, StoreLeases, Stores};
+use crate::{events, serve, Context, Settings, Stores};
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueDeclareOptions,
@@ -15,6 +15,9 @@ use moocpipe_broker::{
     run_worker, AmqpConfig, BrokerError, Job, JobError, Outgoing, PrometheusMetrics, Publisher,
     Stage, Topology, WorkerOptions,
 };
+/// The control database's URL, password hidden when shown.
+pub use moocpipe_control::DatabaseUrl;
+use moocpipe_control::{ControlError, PgLeases};
 use moocpipe_proto::IngestVia;
 use moocpipe_storage::{ObjectStore, S3Store, StorageError};
 use prometheus::Registry;
@@ -36,6 +39,9 @@ pub struct RunOptions {
     pub prefetch: Option<u16>,
     pub lease_ttl: Duration,
     pub shutdown_grace: Duration,
+    /// The control database (leases, job state): required by the workers
+    /// and `ingest`, not by `submit`.
+    pub database_url: Option<DatabaseUrl>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +50,8 @@ pub enum RunError {
     Broker(#[from] BrokerError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Control(#[from] ControlError),
     #[error("{0}")]
     Setup(String),
 }
@@ -51,9 +59,9 @@ pub enum RunError {
 fn options(
     stage: Stage,
     run: &RunOptions,
-    leases: Arc<StoreLeases<S3Store>>,
+    leases: Arc<PgLeases>,
     registry: &Registry,
-) -> Result<WorkerOptions<StoreLeases<S3Store>>, RunError> {
+) -> Result<WorkerOptions<PgLeases>, RunError> {
     let metrics = PrometheusMetrics::register(registry)
         .map_err(|e| RunError::Setup(format!("metrics: {e}")))?;
     let mut options = WorkerOptions::new(run.topology.clone(), stage, leases)
@@ -69,10 +77,11 @@ fn options(
 async fn start_http(
     run: &RunOptions,
     registry: &Registry,
+    health: serve::Health,
     shutdown: &CancellationToken,
 ) -> Result<(), RunError> {
     if let Some(addr) = run.metrics_addr {
-        serve::serve(addr, registry.clone(), shutdown.clone())
+        serve::serve(addr, registry.clone(), Some(health), shutdown.clone())
             .await
             .map_err(|e| RunError::Setup(format!("cannot serve /metrics on {addr}: {e}")))?;
     }
@@ -88,7 +97,15 @@ async fn prepare(
     settings: Settings,
     run: &RunOptions,
     shutdown: &CancellationToken,
-) -> Result<(Arc<Context>, WorkerOptions<StoreLeases<S3Store>>), RunError> {
+) -> Result<(Arc<Context>, WorkerOptions<PgLeases>), RunError> {
+    let url = run.database_url.as_ref().ok_or_else(|| {
+        RunError::Setup(format!(
+            "no control database: set {} or --database-url (PostgreSQL: leases and job state)",
+            moocpipe_control::ENV_DATABASE_URL
+        ))
+    })?;
+    let pool = moocpipe_control::connect(url.expose()).await?;
+    tracing::info!(database = %url, "control database ready");
     crate::scratch::sweep_stale(&settings.scratch_dir);
     let registry = Registry::new();
     let ctx = Arc::new(Context {
@@ -97,9 +114,15 @@ async fn prepare(
         stores,
         settings,
     });
-    let leases = Arc::new(StoreLeases::new(ctx.stores.media.clone()));
+    let leases = Arc::new(PgLeases::new(pool.clone()));
     let options = options(stage, run, leases, &registry)?;
-    start_http(run, &registry, shutdown).await?;
+    let health = serve::Health {
+        stage,
+        worker: Arc::clone(&options.health),
+        database: pool,
+        store: ctx.stores.media.clone(),
+    };
+    start_http(run, &registry, health, shutdown).await?;
     tracing::info!(%stage, prefix = run.topology.prefix(), "worker starting");
     Ok((ctx, options))
 }
@@ -107,7 +130,7 @@ async fn prepare(
 /// The worker loop with `handle` as the stage's handler.
 async fn consume<F, Fut>(
     run: &RunOptions,
-    options: WorkerOptions<StoreLeases<S3Store>>,
+    options: WorkerOptions<PgLeases>,
     ctx: Arc<Context>,
     handle: F,
     shutdown: CancellationToken,

@@ -65,11 +65,10 @@ pub(crate) fn pipeline_error(error: PipelineError) -> JobError {
 }
 
 /// Whether this job was replayed from the dead-letter queue (`dlq replay`):
-/// a replayed stage runs again although its record exists. Until
-/// `Headers.replay` is on this branch nothing marks a replay; after the
-/// merge this is `job.headers.replay`.
-pub(crate) fn replayed(_job: &Job) -> bool {
-    false
+/// a replayed stage runs again although its record exists (the replay
+/// header is carried into the job's retries).
+pub(crate) fn replayed(job: &Job) -> bool {
+    job.headers.replay
 }
 
 /// Uploads every file below `dir` under the run's prefix and describes each

@@ -14,16 +14,34 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Where RabbitMQ is and which pipeline on it.
-#[derive(Debug, Clone, Args)]
+/// Where RabbitMQ is and which pipeline on it. (`Debug` by hand: the URL's
+/// password stays out of it.)
+#[derive(Clone, Args)]
 pub struct BrokerArgs {
-    /// RabbitMQ to connect to.
-    #[arg(long, env = "MOOCPIPE_AMQP_URL", default_value = DEFAULT_AMQP_URL, value_name = "URL")]
+    /// RabbitMQ to connect to, as amqp://user:password@host:port/vhost
+    /// [default: the local broker, user guest]. Its value is never shown.
+    #[arg(
+        long,
+        env = "MOOCPIPE_AMQP_URL",
+        default_value = DEFAULT_AMQP_URL,
+        hide_default_value = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub amqp_url: String,
     /// Prefix of every exchange and queue name (several pipelines can share
     /// one broker).
     #[arg(long, env = "MOOCPIPE_QUEUE_PREFIX", default_value = moocpipe_broker::topology::DEFAULT_PREFIX)]
     pub queue_prefix: String,
+}
+
+impl std::fmt::Debug for BrokerArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerArgs")
+            .field("amqp_url", &moocpipe_broker::redact_url(&self.amqp_url))
+            .field("queue_prefix", &self.queue_prefix)
+            .finish()
+    }
 }
 
 impl BrokerArgs {
@@ -38,8 +56,18 @@ impl BrokerArgs {
 }
 
 /// How a worker process runs.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct ProcessArgs {
+    /// The control database (PostgreSQL: job leases and state), as
+    /// postgres://user:password@host:port/database. Required. Its value is
+    /// never shown.
+    #[arg(
+        long,
+        env = "MOOCPIPE_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
     /// Serve /metrics and /healthz here (e.g. 0.0.0.0:9464).
     #[arg(long, env = "MOOCPIPE_METRICS_ADDR", value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
@@ -53,6 +81,24 @@ pub struct ProcessArgs {
     /// handed back to the queue.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub shutdown_grace_secs: u64,
+}
+
+impl std::fmt::Debug for ProcessArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessArgs")
+            .field(
+                "database_url",
+                &self
+                    .database_url
+                    .as_deref()
+                    .map(moocpipe_broker::redact_url),
+            )
+            .field("metrics_addr", &self.metrics_addr)
+            .field("prefetch", &self.prefetch)
+            .field("lease_secs", &self.lease_secs)
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -226,6 +272,11 @@ fn run_options(broker: &BrokerArgs, process: &ProcessArgs, role: &str) -> RunOpt
         prefetch: process.prefetch,
         lease_ttl: Duration::from_secs(process.lease_secs.max(1)),
         shutdown_grace: Duration::from_secs(process.shutdown_grace_secs),
+        database_url: process
+            .database_url
+            .as_deref()
+            .filter(|url| !url.trim().is_empty())
+            .map(moocpipe_distributed::run::DatabaseUrl::new),
     }
 }
 
@@ -291,6 +342,7 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<ExitCode> {
         prefetch: None,
         lease_ttl: Duration::from_secs(60),
         shutdown_grace: Duration::ZERO,
+        database_url: None,
     };
     let mut failed = false;
     runtime()?.block_on(async {
