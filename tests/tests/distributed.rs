@@ -663,7 +663,10 @@ async fn an_upload_seen_three_ways_becomes_one_published_take_with_working_links
 
     // The probe worker's metrics saw its jobs: one probe (the duplicates
     // were dropped at ingest), bytes read from the raw bucket.
-    assert_eq!(http_get(&format!("http://{metrics}/healthz")).trim(), "ok");
+    let health: serde_json::Value =
+        serde_json::from_str(&http_get(&format!("http://{metrics}/healthz"))).expect("JSON");
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["failing"], serde_json::json!([]), "{health}");
     let text = http_get(&format!("http://{metrics}/metrics"));
     let value = |name: &str| {
         metric(&text, name).unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
