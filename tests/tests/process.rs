@@ -647,9 +647,10 @@ fn a_spoken_take_gets_captions_beside_its_renditions() {
     let text = std::fs::read_to_string(&captions[2]).expect("transcript");
     let wer = moocpipe_tests::wer::wer(SPOKEN, &text);
     assert!(wer <= 0.2, "WER {wer}: {text:?}");
+    // takes/<id>/runs/<run>/captions/<file>: the take's folder is three up.
     let record_path = captions[0]
-        .parent()
-        .and_then(Path::parent)
+        .ancestors()
+        .nth(4)
         .expect("take dir")
         .join("records/caption.json");
     let record: Value =
