@@ -704,3 +704,17 @@ pub fn music_wav() -> PathBuf {
          audiotestsrc num-buffers=500 samplesperbuffer=1920 wave=pink-noise volume=0.05 ! m.",
     )
 }
+
+/// `len` bytes of deterministic noise (a fixed xorshift sequence): a file
+/// that is no container at all, without a dependency.
+pub fn noise_bytes(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}

@@ -67,15 +67,7 @@ fn assert_same(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
 fn corpus(dir: &Path) -> Vec<(PathBuf, Option<MeasuredFrom>)> {
     use MeasuredFrom::{Demux, Index};
     let noise = dir.join("noise.mov");
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let bytes: Vec<u8> = (0..200_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let bytes = media::noise_bytes(200_000);
     std::fs::write(&noise, bytes).expect("noise");
     let cut = |src: PathBuf, name: &str| {
         let len = std::fs::metadata(&src).expect("meta").len() as usize / 2;

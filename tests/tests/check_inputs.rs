@@ -79,15 +79,7 @@ fn truncated_file_with_its_index_at_the_front() {
 fn random_bytes() {
     let dir = tempfile::tempdir().expect("tempdir");
     // A fixed xorshift sequence: noise without a dependency.
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let bytes: Vec<u8> = (0..1_000_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let bytes = media::noise_bytes(1_000_000);
     assert_eq!(
         kind(&write(dir.path(), "noise.mov", &bytes)),
         ErrorKind::UnrecognizedFormat

@@ -46,6 +46,23 @@ fn take_2s(dir: &Path, name: &str) -> PathBuf {
     )
 }
 
+/// A configuration file in `dir` that captions with tiny.en, the model
+/// fetched (cached) first.
+fn tiny_en_config(dir: &Path) -> PathBuf {
+    let config = dir.join("moocpipe.toml");
+    std::fs::write(&config, "[caption]\nmodel = \"tiny.en\"\n").expect("config");
+    let fetch = Command::new(moocpipe_bin())
+        .args(["models", "fetch", "tiny.en"])
+        .output()
+        .expect("run models fetch");
+    assert!(
+        fetch.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fetch.stderr)
+    );
+    config
+}
+
 fn take<'a>(run: &'a Run, key_suffix: &str) -> &'a Value {
     run.summary["takes"]
         .as_array()
@@ -589,17 +606,7 @@ fn a_spoken_take_gets_captions_beside_its_renditions() {
         r#"{"title": "The second law", "language": "en"}"#,
     )
     .expect("sidecar");
-    let config = dir.path().join("moocpipe.toml");
-    std::fs::write(&config, "[caption]\nmodel = \"tiny.en\"\n").expect("config");
-    let fetch = Command::new(moocpipe_bin())
-        .args(["models", "fetch", "tiny.en"])
-        .output()
-        .expect("run models fetch");
-    assert!(
-        fetch.status.success(),
-        "{}",
-        String::from_utf8_lossy(&fetch.stderr)
-    );
+    let config = tiny_en_config(dir.path());
 
     let run_once = || -> Run {
         let out = Command::new(moocpipe_bin())
@@ -688,17 +695,7 @@ fn a_compliant_take_without_speech_is_done_with_empty_captions() {
         r#"{"title": "Line-up", "language": "en"}"#,
     )
     .expect("sidecar");
-    let config = dir.path().join("moocpipe.toml");
-    std::fs::write(&config, "[caption]\nmodel = \"tiny.en\"\n").expect("config");
-    let fetch = Command::new(moocpipe_bin())
-        .args(["models", "fetch", "tiny.en"])
-        .output()
-        .expect("run models fetch");
-    assert!(
-        fetch.status.success(),
-        "{}",
-        String::from_utf8_lossy(&fetch.stderr)
-    );
+    let config = tiny_en_config(dir.path());
     let data = dir.path().join("data");
     let out = Command::new(moocpipe_bin())
         .args([
