@@ -119,10 +119,14 @@ pub(crate) fn element(file: &str, source: &Source) -> Result<gst::Element, Media
                                 );
                             }
                             Err(error) => {
+                                // The reader's words are the error's message, so
+                                // they reach the record (a replaced take says
+                                // "the take changed while it was processed").
                                 gst::element_error!(
                                     src,
                                     gst::ResourceError::Read,
-                                    ["reading bytes {}..{}: {}", *at, *at + want, error]
+                                    ("{}", error),
+                                    ["reading bytes {}..{}", *at, *at + want]
                                 );
                             }
                         }
