@@ -150,6 +150,7 @@ impl S3RangeReader {
                 Err(error) if error.is_transient() => match pauses.next() {
                     Some(pause) => {
                         tracing::warn!(key = %self.key, offset, len, %error, ?pause, "a ranged read failed; trying again");
+                        self.metrics.read_retried();
                         // A GStreamer streaming thread, not a runtime's.
                         std::thread::sleep(*pause);
                     }
