@@ -1181,6 +1181,73 @@ async fn publishing_to_a_missing_exchange_fails() {
     assert!(result.is_err(), "{result:?}");
 }
 
+/// A job whose progress stops moving is stopped (its handler sees the
+/// cancellation) and retried, then dead-lettered with the reason; a job
+/// whose progress moves runs to its end however long it takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_progress_stops_is_stopped_and_retried_and_a_moving_one_is_not() {
+    let broker = Broker::new().await;
+    let leases = Arc::new(InMemoryLeases::new());
+    let calls = Calls::default();
+    let stopped = Arc::new(AtomicU32::new(0));
+    let handler = {
+        let (calls, stopped) = (Arc::clone(&calls), Arc::clone(&stopped));
+        move |job: Job| {
+            let (calls, stopped) = (Arc::clone(&calls), Arc::clone(&stopped));
+            async move {
+                record(&calls, &job);
+                if job.take_id() == "take-stuck" {
+                    // Some progress, then none: a pipeline that hangs.
+                    job.progress.set(0.3);
+                    job.cancel.cancelled().await;
+                    stopped.fetch_add(1, Ordering::SeqCst);
+                    return Err(moocpipe_broker::JobError::Transient("stopped".into()));
+                }
+                // Moves every 100 ms for 1.5 s: longer than the stall limit
+                // in all, never without progress that long.
+                for step in 1..=15 {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    job.progress.set(f64::from(step) / 15.0);
+                }
+                Ok(Vec::new())
+            }
+        }
+    };
+    let options = broker
+        .options(Stage::Transcode, &leases)
+        .stall_after(Some(Duration::from_millis(500)));
+    let (shutdown, worker) = broker.spawn_worker(options, handler);
+    broker.send(Stage::Transcode, "take-slow").await;
+    broker.send(Stage::Transcode, "take-stuck").await;
+    let dead = broker
+        .take(
+            &broker.topology.dead_queue(Stage::Transcode),
+            1,
+            Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(dead.len(), 1);
+    let reason = header_str(&dead[0].0, HEADER_ERROR).expect("reason");
+    assert!(reason.contains("made no progress"), "{reason}");
+    let runs = seen(&calls);
+    let stuck = runs.iter().filter(|(t, _)| t == "take-stuck").count();
+    assert!(stuck >= 2, "the stuck job was retried: {runs:?}");
+    assert_eq!(
+        stopped.load(Ordering::SeqCst) as usize,
+        stuck,
+        "every stuck run saw its cancellation"
+    );
+    assert_eq!(
+        runs.iter()
+            .filter(|(t, _)| t == "take-slow")
+            .collect::<Vec<_>>(),
+        vec![&("take-slow".to_owned(), 0)],
+        "the moving job ran once"
+    );
+    shutdown.cancel();
+    worker.await.expect("worker ends");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_handler_is_retried_then_dead_lettered_and_the_worker_survives() {
     let broker = Broker::new().await;

@@ -39,6 +39,9 @@ pub struct RunOptions {
     pub prefetch: Option<u16>,
     pub lease_ttl: Duration,
     pub shutdown_grace: Duration,
+    /// Transcode and caption jobs whose progress does not move for this
+    /// long are stopped and retried; `None`: never.
+    pub stall_after: Option<Duration>,
     /// The control database (leases, job state): required by the workers
     /// and `ingest`, not by `submit`.
     pub database_url: Option<DatabaseUrl>,
@@ -70,6 +73,10 @@ fn options(
         .metrics(Arc::new(metrics));
     if let Some(prefetch) = run.prefetch {
         options = options.prefetch(prefetch);
+    }
+    // Only the heavy stages report progress as they go.
+    if stage.is_heavy() {
+        options = options.stall_after(run.stall_after);
     }
     Ok(options)
 }

@@ -4,7 +4,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use tokio::sync::OwnedSemaphorePermit;
@@ -55,6 +55,7 @@ pub(super) async fn run_job<H: Handler, L: LeaseStore>(
 
         let lost = CancellationToken::new();
         let progress = Progress::default();
+        let stalled = stall_watch(progress.clone(), shared.options.stall_after);
         // Aborted when dropped, so a job that ends any way, a panic
         // included, stops renewing its lease.
         let renewer = AbortOnDrop(tokio::spawn(
@@ -91,12 +92,19 @@ pub(super) async fn run_job<H: Handler, L: LeaseStore>(
                     result.unwrap_or_else(|panic| Err(JobError::Transient(panic_message(&*panic))))
                 }),
         );
-        let ran = tokio::select! {
-            result = &mut handled => Ran::Done(result),
-            () = lost.cancelled() => Ran::Lost,
-            () = give_up.cancelled() => Ran::GiveUp,
+        let (ran, stopped) = tokio::select! {
+            result = &mut handled => (Ran::Done(result), false),
+            () = lost.cancelled() => (Ran::Lost, true),
+            () = give_up.cancelled() => (Ran::GiveUp, true),
+            after = stalled => (
+                Ran::Done(Err(JobError::Transient(format!(
+                    "the job made no progress for {} s and was stopped (a stuck pipeline); it is retried",
+                    after.as_secs()
+                )))),
+                true,
+            ),
         };
-        if !matches!(ran, Ran::Done(_)) {
+        if stopped {
             // Let the handler see the cancellation and stop what it started
             // (a GStreamer pipeline, a blocking task) before it is dropped;
             // whatever it returns now is discarded.
@@ -227,6 +235,32 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "(no message)".to_owned());
     format!("the handler panicked: {detail}")
+}
+
+/// Resolves when `progress` has not moved for `after` (never when `None`),
+/// with how long that was.
+async fn stall_watch(progress: Progress, after: Option<Duration>) -> Duration {
+    let Some(after) = after else {
+        return std::future::pending().await;
+    };
+    let look = (after / 10).clamp(Duration::from_millis(50), Duration::from_secs(10));
+    let mut last = progress.get().to_bits();
+    let mut since = Instant::now();
+    loop {
+        sleep(look).await;
+        let now = progress.get();
+        if now.to_bits() != last {
+            last = now.to_bits();
+            since = Instant::now();
+        } else if since.elapsed() >= after {
+            warn!(
+                ?after,
+                progress = now,
+                "the job made no progress; stopping it, to be retried"
+            );
+            return after;
+        }
+    }
 }
 
 /// Renews a lease every third of its time-to-live, recording the job's

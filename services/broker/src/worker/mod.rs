@@ -114,7 +114,17 @@ pub struct WorkerOptions<L> {
     pub max_deferrals: u32,
     /// What the loop reports to `/healthz`.
     pub health: Arc<WorkerHealth>,
+    /// A job whose progress has not moved for this long is stopped and
+    /// retried (a transient failure): a stuck media pipeline must not hold
+    /// its lease — renewed all the while — for ever. `None` (the default):
+    /// no limit, for stages that report no progress.
+    pub stall_after: Option<Duration>,
 }
+
+/// How long a heavy job (transcode, caption) may go without progress
+/// before it is stopped and retried: far longer than any step of a take
+/// that reports none (opening the source, verifying the renditions).
+pub const DEFAULT_STALL_AFTER: Duration = Duration::from_secs(600);
 
 impl<L: LeaseStore> WorkerOptions<L> {
     /// Defaults: prefetch 1 for heavy stages and 4 for light ones, leases of
@@ -133,6 +143,11 @@ impl<L: LeaseStore> WorkerOptions<L> {
             defer_busy: stage == Stage::Report,
             max_deferrals: DEFAULT_MAX_DEFERRALS,
             health: Arc::new(WorkerHealth::new()),
+            stall_after: if stage.is_heavy() {
+                Some(DEFAULT_STALL_AFTER)
+            } else {
+                None
+            },
         }
     }
 
@@ -145,6 +160,13 @@ impl<L: LeaseStore> WorkerOptions<L> {
     pub fn lease_ttl(mut self, ttl: Duration) -> Self {
         self.lease_ttl = ttl;
         self.sweep_interval = ttl / 2;
+        self
+    }
+
+    /// Stop and retry a job whose progress has not moved for this long
+    /// (`None`: never).
+    pub fn stall_after(mut self, after: Option<Duration>) -> Self {
+        self.stall_after = after;
         self
     }
 

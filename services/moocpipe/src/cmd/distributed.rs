@@ -81,6 +81,10 @@ pub struct ProcessArgs {
     /// handed back to the queue.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub shutdown_grace_secs: u64,
+    /// A transcode or caption job whose progress has not moved for this
+    /// long is stopped and retried (a stuck media pipeline); 0: never.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub stall_secs: u64,
 }
 
 impl std::fmt::Debug for ProcessArgs {
@@ -97,6 +101,7 @@ impl std::fmt::Debug for ProcessArgs {
             .field("prefetch", &self.prefetch)
             .field("lease_secs", &self.lease_secs)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .field("stall_secs", &self.stall_secs)
             .finish()
     }
 }
@@ -272,6 +277,7 @@ fn run_options(broker: &BrokerArgs, process: &ProcessArgs, role: &str) -> RunOpt
         prefetch: process.prefetch,
         lease_ttl: Duration::from_secs(process.lease_secs.max(1)),
         shutdown_grace: Duration::from_secs(process.shutdown_grace_secs),
+        stall_after: (process.stall_secs > 0).then(|| Duration::from_secs(process.stall_secs)),
         database_url: process
             .database_url
             .as_deref()
@@ -342,6 +348,7 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<ExitCode> {
         prefetch: None,
         lease_ttl: Duration::from_secs(60),
         shutdown_grace: Duration::ZERO,
+        stall_after: None,
         database_url: None,
     };
     let mut failed = false;
