@@ -13,6 +13,9 @@
 #                                answers; installs psql where missing (the
 #                                end-to-end tests use it). Idempotent.
 #   scripts/postgres.sh status   says whether a server answers (exit 0) or not (1).
+#   scripts/postgres.sh restart  restarts the cluster (every connection drops)
+#                                and waits until it answers: the fault suite's
+#                                "PostgreSQL restart" (scripts/faults.sh).
 #
 # The tests connect as MOOCPIPE_TEST_DATABASE_URL (default
 # postgres://postgres@127.0.0.1:5432/postgres) and create a database of their
@@ -128,8 +131,16 @@ case "${1:-}" in
   status)
     if answers; then echo "PostgreSQL answers on $HOST:$PORT"; else echo "no PostgreSQL on $HOST:$PORT"; exit 1; fi
     ;;
+  restart)
+    found=$(cluster)
+    [ -n "$found" ] || { echo "postgres: no cluster to restart (pg_lsclusters)" >&2; exit 1; }
+    read -r version name <<<"$found"
+    say "restarting PostgreSQL $version/$name"
+    sudo_if_needed pg_ctlcluster "$version" "$name" restart
+    wait_until_answering
+    ;;
   *)
-    echo "usage: $0 ensure|status" >&2
+    echo "usage: $0 ensure|status|restart" >&2
     exit 2
     ;;
 esac

@@ -8,6 +8,12 @@
 #                                (apt-get, with sudo when not root) and start it.
 #                                Waits until it answers. Idempotent.
 #   scripts/rabbitmq.sh status   says whether a broker answers (exit 0) or not (1).
+#   scripts/rabbitmq.sh restart  stops and starts the broker application
+#                                (every connection drops; durable queues and
+#                                their messages stay) and waits until it
+#                                answers: the fault suite's "broker restart".
+#   scripts/rabbitmq.sh pid      prints the broker's OS pid (the fault suite
+#                                freezes it with SIGSTOP).
 #
 # A fresh install is configured to listen on the loopback interface only
 # (nothing else on this machine needs to reach it); an existing configuration
@@ -95,8 +101,18 @@ case "${1:-}" in
   status)
     if answers; then echo "RabbitMQ answers on $HOST:$PORT"; else echo "no RabbitMQ on $HOST:$PORT"; exit 1; fi
     ;;
+  restart)
+    say "restarting RabbitMQ (stop_app, start_app)"
+    sudo_if_needed rabbitmqctl -q stop_app >/dev/null
+    sudo_if_needed rabbitmqctl -q start_app >/dev/null
+    wait_until_answering
+    ;;
+  pid)
+    sudo_if_needed rabbitmqctl -q eval 'os:getpid().' | tr -dc '0-9'
+    echo
+    ;;
   *)
-    echo "usage: $0 ensure|status" >&2
+    echo "usage: $0 ensure|status|restart|pid" >&2
     exit 2
     ;;
 esac

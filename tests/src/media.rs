@@ -21,14 +21,19 @@ pub fn cache_dir() -> PathBuf {
     dir
 }
 
-/// The cargo profile folder (`target/debug`) this test binary was built into.
+/// The cargo profile folder (`target/debug`) this test binary (in
+/// `target/<profile>/deps/`) or program (`target/<profile>/`) was built into.
 pub fn profile_dir() -> PathBuf {
-    // target/<profile>/deps/<test-binary>
     let exe = std::env::current_exe().expect("current test binary");
-    exe.ancestors()
-        .nth(2)
-        .map(Path::to_path_buf)
-        .expect("test binary lives in target/<profile>/deps")
+    let dir = exe
+        .parent()
+        .expect("the binary lives in target/<profile>")
+        .to_path_buf();
+    if dir.file_name().is_some_and(|name| name == "deps") {
+        dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+    } else {
+        dir
+    }
 }
 
 enum Tool {

@@ -1,516 +1,21 @@
-//! The distributed mode end to end: the real moocpipe binary as separate
-//! worker processes (ingest, probe, transcode, caption, report), a real
-//! RabbitMQ (127.0.0.1:5672, a random queue prefix per test), a real Garage
-//! node per test with two buckets and three keys (the studio's uploader,
-//! the workers' read-only key for the raw bucket, their read-write key for
-//! the media bucket), and an SMTP server that captures the author notices.
+//! The distributed mode end to end, on the real components of
+//! [`moocpipe_tests::pipeline::Pipeline`]: the moocpipe binary as separate
+//! worker processes, RabbitMQ, Garage, PostgreSQL and captured notices.
 
 #[path = "../../services/broker/tests/support/consumer_timeout.rs"]
 mod consumer_timeout;
-#[path = "../../services/storage/tests/garage/mod.rs"]
-#[allow(dead_code)] // the storage tests use all of it, these tests part
-mod garage;
 
-use garage::{random_hex, Garage, REGION};
-use lapin::options::BasicPublishOptions;
 use lapin::types::FieldTable;
-use lapin::BasicProperties;
-use moocpipe_broker::{AmqpConfig, Stage, Topology, DEFAULT_AMQP_URL};
-use moocpipe_notify::capture::{CaptureServer, CapturedMail, WebhookServer};
+use moocpipe_broker::{AmqpConfig, Stage, DEFAULT_AMQP_URL};
 use moocpipe_proto::{ProbeRecord, PublishedRecord, TakeVerdict, TranscodeRecord};
-use moocpipe_storage::{ObjectMeta, ObjectStore, S3Config, S3Store, StorageError};
-use moocpipe_tests::{cli::moocpipe_bin, media};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use moocpipe_storage::{ObjectStore, S3Config, S3Store, StorageError};
+use moocpipe_tests::media;
+use moocpipe_tests::pipeline::{
+    download, free_port, http_get, metric, notices_to, publish_raw, sidecar, spoken_take, Pipeline,
+    AUTHOR, KEY,
+};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const AUTHOR: &str = "lecturer@university.example";
-const KEY: &str = "physics-101/01-mechanics/02-newton/take-01.mov";
-
-/// One pipeline: the store, the broker prefix, the capture server and the
-/// worker processes (killed when the test ends).
-struct Pipeline {
-    garage: Garage,
-    raw_bucket: String,
-    /// The studio's key: writes the raw bucket.
-    uploader: S3Store,
-    /// The workers' key for the media bucket (the node's default key).
-    media: S3Store,
-    /// The workers' key for the raw bucket: read only.
-    raw_read_only: (String, String),
-    prefix: String,
-    smtp: CaptureServer,
-    webhook: WebhookServer,
-    work: tempfile::TempDir,
-    workers: Vec<(String, Child)>,
-    /// The control database (leases, job state) of this test alone.
-    database: Database,
-}
-
-/// A database of one test's own on the test server
-/// (`MOOCPIPE_TEST_DATABASE_URL`, default the machine's PostgreSQL; start
-/// one with `scripts/postgres.sh ensure`), through `psql`; dropped with the
-/// pipeline.
-struct Database {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    fn create() -> Database {
-        let admin_url = std::env::var("MOOCPIPE_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let name = format!("moocpipe_e2e_{}", random_hex(6));
-        Database::psql(&admin_url, &format!("CREATE DATABASE {name}"));
-        let (base, query) = match admin_url.split_once('?') {
-            Some((base, query)) => (base, format!("?{query}")),
-            None => (admin_url.as_str(), String::new()),
-        };
-        let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
-        let url = format!("{server}/{name}{query}");
-        Database {
-            admin_url,
-            name,
-            url,
-        }
-    }
-
-    /// Runs `sql` with psql; its unaligned output.
-    fn psql(url: &str, sql: &str) -> String {
-        let out = Command::new("psql")
-            .args([
-                url,
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ])
-            .output()
-            .expect("run psql (Debian's postgresql-client)");
-        assert!(
-            out.status.success(),
-            "psql {sql:?}: {}\nIs PostgreSQL running? `scripts/postgres.sh ensure`",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    fn query(&self, sql: &str) -> String {
-        Database::psql(&self.url, sql)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &self.admin_url,
-                "-X",
-                "-q",
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
-}
-
-impl Pipeline {
-    async fn start() -> Pipeline {
-        let database = Database::create();
-        let garage = Garage::start();
-        let raw_bucket = format!("raw-{}", random_hex(4));
-        garage.admin(&["bucket", "create", &raw_bucket]);
-        let (up_id, up_secret) = (format!("GK{}", random_hex(12)), random_hex(32));
-        garage.admin(&[
-            "key", "import", "--yes", "-n", "uploader", &up_id, &up_secret,
-        ]);
-        garage.admin(&[
-            "bucket",
-            "allow",
-            "--read",
-            "--write",
-            "--key",
-            &up_id,
-            &raw_bucket,
-        ]);
-        let (ro_id, ro_secret) = (format!("GK{}", random_hex(12)), random_hex(32));
-        garage.admin(&[
-            "key",
-            "import",
-            "--yes",
-            "-n",
-            "workers-raw",
-            &ro_id,
-            &ro_secret,
-        ]);
-        garage.admin(&["bucket", "allow", "--read", "--key", &ro_id, &raw_bucket]);
-        let bucket_config = |bucket: &str, id: &str, secret: &str| S3Config {
-            bucket: bucket.to_string(),
-            access_key_id: id.to_string(),
-            secret_access_key: secret.to_string(),
-            ..garage.config()
-        };
-        let uploader =
-            S3Store::new(&bucket_config(&raw_bucket, &up_id, &up_secret)).expect("uploader");
-        let media = garage.store();
-        let smtp = CaptureServer::start().await.expect("SMTP capture server");
-        let webhook = WebhookServer::start()
-            .await
-            .expect("webhook capture server");
-        let work = tempfile::tempdir().expect("tempdir");
-        // tiny.en keeps the caption stage quick; `moocpipe models fetch` (the
-        // test script) put it in the cache.
-        std::fs::write(
-            work.path().join("moocpipe.toml"),
-            "[caption]\nmodel = \"tiny.en\"\n",
-        )
-        .expect("config");
-        Pipeline {
-            garage,
-            raw_bucket,
-            uploader,
-            media,
-            raw_read_only: (ro_id, ro_secret),
-            prefix: format!("e2e-{}", random_hex(4)),
-            smtp,
-            webhook,
-            work,
-            workers: Vec::new(),
-            database,
-        }
-    }
-
-    fn env(&self, command: &mut Command) {
-        let (ro_id, ro_secret) = &self.raw_read_only;
-        command
-            .env("MOOCPIPE_CONFIG", self.work.path().join("moocpipe.toml"))
-            .env("MOOCPIPE_S3_ENDPOINT", self.garage.endpoint())
-            .env("MOOCPIPE_S3_REGION", REGION)
-            .env("MOOCPIPE_S3_BUCKET", &self.garage.bucket)
-            .env("MOOCPIPE_S3_ACCESS_KEY_ID", &self.garage.access_key_id)
-            .env(
-                "MOOCPIPE_S3_SECRET_ACCESS_KEY",
-                &self.garage.secret_access_key,
-            )
-            .env("MOOCPIPE_RAW_S3_BUCKET", &self.raw_bucket)
-            .env("MOOCPIPE_RAW_S3_ACCESS_KEY_ID", ro_id)
-            .env("MOOCPIPE_RAW_S3_SECRET_ACCESS_KEY", ro_secret)
-            .env("MOOCPIPE_AMQP_URL", DEFAULT_AMQP_URL)
-            .env("MOOCPIPE_QUEUE_PREFIX", &self.prefix)
-            .env("MOOCPIPE_DATABASE_URL", &self.database.url)
-            .env("MOOCPIPE_SMTP_URL", self.smtp.url())
-            .env("MOOCPIPE_WEBHOOK_URL", self.webhook.url())
-            .env("MOOCPIPE_SCRATCH_DIR", self.work.path().join("scratch"))
-            .env("MOOCPIPE_LOG", "info");
-    }
-
-    /// Starts `moocpipe <args>` in the background, its log in the work folder.
-    fn spawn(&mut self, name: &str, args: &[&str]) {
-        let log = std::fs::File::create(self.log_path(name)).expect("log");
-        let mut command = Command::new(moocpipe_bin());
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log);
-        self.env(&mut command);
-        let child = command.spawn().expect("start a moocpipe worker");
-        self.workers.push((name.to_string(), child));
-    }
-
-    fn log_path(&self, name: &str) -> PathBuf {
-        self.work.path().join(format!("{name}.log"))
-    }
-
-    /// Every worker, each with a short lease so a killed one is noticed
-    /// soon. Returns where the probe and the caption workers serve /metrics.
-    fn spawn_all(&mut self) -> (String, String) {
-        self.spawn(
-            "ingest",
-            &["ingest", "--scan-interval-secs", "1", "--lease-secs", "4"],
-        );
-        let metrics = format!("127.0.0.1:{}", free_port());
-        let caption_metrics = format!("127.0.0.1:{}", free_port());
-        for stage in ["probe", "transcode", "caption", "report"] {
-            let mut args = vec![
-                "worker",
-                stage,
-                "--lease-secs",
-                "4",
-                "--shutdown-grace-secs",
-                "2",
-            ];
-            if stage == "probe" {
-                args.extend(["--metrics-addr", &metrics]);
-            }
-            if stage == "caption" {
-                args.extend(["--metrics-addr", &caption_metrics]);
-            }
-            self.spawn(stage, &args);
-        }
-        (metrics, caption_metrics)
-    }
-
-    /// `moocpipe <args>` to its end, with this pipeline's environment.
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        let mut command = Command::new(moocpipe_bin());
-        command.args(args);
-        self.env(&mut command);
-        command.output().expect("run moocpipe")
-    }
-
-    fn logs(&self) -> String {
-        self.workers
-            .iter()
-            .map(|(name, _)| {
-                let text = std::fs::read_to_string(self.log_path(name)).unwrap_or_default();
-                let tail: Vec<&str> = text.lines().rev().take(40).collect();
-                format!(
-                    "--- {name} (last lines)\n{}\n",
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                )
-            })
-            .collect()
-    }
-
-    /// Uploads a private copy of `file` (a cached test medium another test
-    /// may be regenerating with other header bytes) and returns the object's
-    /// metadata and the copy, which [`Pipeline::assert_raw_unchanged`]
-    /// compares the object with at the end.
-    async fn upload(&self, key: &str, file: &Path) -> (ObjectMeta, PathBuf) {
-        let dir = self.work.path().join("uploads");
-        std::fs::create_dir_all(&dir).expect("uploads folder");
-        let copy = dir.join(key.replace('/', "_"));
-        std::fs::copy(file, &copy).expect("copy the take");
-        self.uploader
-            .put_file(key, &copy, "video/quicktime")
-            .await
-            .expect("upload the take");
-        let meta = self
-            .uploader
-            .head(key)
-            .await
-            .expect("head")
-            .expect("uploaded");
-        (meta, copy)
-    }
-
-    /// Waits for a JSON record in the media bucket.
-    async fn wait_for<T: serde::de::DeserializeOwned>(&self, key: &str, within: Duration) -> T {
-        let deadline = Instant::now() + within;
-        loop {
-            match self.media.get_json::<T>(key).await {
-                Ok(Some(value)) => return value,
-                Ok(None) | Err(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(500)).await
-                }
-                other => panic!(
-                    "{key} did not appear within {within:?} ({:?})\n{}",
-                    other.err(),
-                    self.logs()
-                ),
-            }
-        }
-    }
-
-    /// Waits for `takes/<take_id>/records/<name>.json`.
-    async fn record<T: serde::de::DeserializeOwned>(
-        &self,
-        take_id: &str,
-        name: &str,
-        within: Duration,
-    ) -> T {
-        self.wait_for(&format!("takes/{take_id}/records/{name}.json"), within)
-            .await
-    }
-
-    /// The raw object is the uploaded one, ETag and bytes.
-    async fn assert_raw_unchanged(&self, key: &str, uploaded: &ObjectMeta, source: &Path) {
-        let after = self
-            .uploader
-            .head(key)
-            .await
-            .expect("head")
-            .expect("still there");
-        assert_eq!(after.etag, uploaded.etag, "the raw take's ETag changed");
-        let bytes = self.uploader.get_bytes(key).await.expect("raw bytes");
-        assert!(
-            bytes == std::fs::read(source).expect("source"),
-            "the raw take changed"
-        );
-    }
-
-    /// No scratch copy is left once the jobs are done, whatever happened to
-    /// the workers that made them.
-    fn assert_scratch_empty(&self) {
-        let dir = self.work.path().join("scratch");
-        let left: Vec<String> = std::fs::read_dir(&dir)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        assert!(
-            left.is_empty(),
-            "scratch copies left in {}: {left:?}",
-            dir.display()
-        );
-    }
-
-    fn topology(&self) -> Topology {
-        Topology::new(self.prefix.clone())
-    }
-
-    /// The dead letters of `stage`, as `moocpipe dlq list` prints them.
-    fn dead_letters(&self, stage: &str) -> Vec<String> {
-        let out = self.run(&["dlq", "list", stage]);
-        assert!(
-            out.status.success(),
-            "dlq list: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.contains("no dead letters"))
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// Removes a worker from the pipeline to stop it by hand.
-    fn take_worker(&mut self, name: &str) -> Child {
-        let index = self
-            .workers
-            .iter()
-            .position(|(n, _)| n == name)
-            .unwrap_or_else(|| panic!("no worker {name}"));
-        self.workers.remove(index).1
-    }
-
-    /// Waits until a worker holds the lease named `key`
-    /// (`leases/<stage>/<take id>.json`, as the leases were once named in
-    /// the bucket) — running, live — under a fencing token other than
-    /// `other`, and returns the token. The leases live in the control
-    /// database's `jobs` table.
-    async fn lease_holder(&self, key: &str, other: Option<&str>) -> String {
-        let (stage, take_id) = key
-            .strip_prefix("leases/")
-            .and_then(|rest| rest.strip_suffix(".json"))
-            .and_then(|rest| rest.split_once('/'))
-            .unwrap_or_else(|| panic!("not a lease name: {key}"));
-        let sql = format!(
-            "SELECT fence FROM jobs WHERE stage = '{stage}' AND take_id = '{take_id}' \
-             AND state = 'running' AND lease_expires > now()"
-        );
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let token = self.database.query(&sql);
-            if !token.is_empty() && Some(token.as_str()) != other {
-                return token;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nobody took the job ({key})\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn worker_alive(&mut self, name: &str) -> bool {
-        self.workers
-            .iter_mut()
-            .find(|(n, _)| n == name)
-            .is_some_and(|(_, child)| child.try_wait().ok().flatten().is_none())
-    }
-}
-
-impl Drop for Pipeline {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.workers {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        // The topology of this test's prefix goes with it.
-        let topology = self.topology();
-        let _ = tokio::task::block_in_place(|| {
-            tokio::runtime::Handle::current().block_on(async {
-                let connection = AmqpConfig::new(DEFAULT_AMQP_URL).connect().await?;
-                let channel = connection.create_channel().await?;
-                moocpipe_broker::topology::delete(&channel, &topology).await
-            })
-        });
-    }
-}
-
-/// A take of known speech, with the author's sidecar.
-fn spoken_take() -> PathBuf {
-    let wav = media::spoken(
-        "e2e-greeting",
-        "en-us",
-        "Welcome to the course. Today we talk about Newton's laws of motion.",
-    );
-    media::prores_take_with_sound("e2e-greeting-take", &wav)
-}
-
-fn sidecar() -> Vec<u8> {
-    format!(r#"{{"title": "Newton's laws", "author_email": "{AUTHOR}", "language": "en"}}"#)
-        .into_bytes()
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-/// The body of a GET with curl, a plain HTTP client; fails the test on
-/// any error or non-2xx answer.
-fn curl(url: &str) -> Vec<u8> {
-    let out = Command::new("curl")
-        .args(["-sS", "--fail", url])
-        .output()
-        .expect("run curl");
-    assert!(
-        out.status.success(),
-        "curl {url}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// `curl URL` as text.
-fn http_get(url: &str) -> String {
-    String::from_utf8_lossy(&curl(url)).into_owned()
-}
-
-/// The sum of every sample of `/metrics` text whose series starts with
-/// `prefix` (a name, or a name with its first labels); `None` when none does.
-fn metric(text: &str, prefix: &str) -> Option<f64> {
-    let values: Vec<f64> = text
-        .lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
-        .collect();
-    (!values.is_empty()).then(|| values.iter().sum())
-}
-
-/// Downloads a presigned link with curl.
-fn download(url: &str, to: &Path) {
-    std::fs::write(to, curl(url)).expect("write the download");
-}
-
-fn notices_to(mails: &[CapturedMail], to: &str) -> usize {
-    mails
-        .iter()
-        .filter(|m| m.to.iter().any(|t| t.contains(to)))
-        .count()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_seen_three_ways_becomes_one_published_take_with_working_links_and_one_notice() {
@@ -736,11 +241,10 @@ async fn a_stopped_a_killed_transcode_worker_and_a_store_outage_lose_no_job_and_
     let transcode_key = format!("takes/{take_id}/records/transcode.json");
 
     let _: ProbeRecord = p.record(&take_id, "probe", Duration::from_secs(120)).await;
-    let lease = format!("leases/transcode/{take_id}.json");
 
     // SIGTERM while it works: the worker gives the job back within its
     // grace and exits cleanly; nothing looks finished.
-    let first = p.lease_holder(&lease, None).await;
+    let first = p.lease_holder("transcode", &take_id, None).await;
     let mut worker = p.take_worker("transcode");
     let term = Command::new("kill")
         .args(["-TERM", &worker.id().to_string()])
@@ -768,7 +272,7 @@ async fn a_stopped_a_killed_transcode_worker_and_a_store_outage_lose_no_job_and_
         "transcode-2",
         &["worker", "transcode", "--no-qc", "--lease-secs", "4"],
     );
-    p.lease_holder(&lease, Some(&first)).await;
+    p.lease_holder("transcode", &take_id, Some(&first)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut victim = p.take_worker("transcode-2");
     victim.kill().expect("SIGKILL the transcode worker");
@@ -814,46 +318,6 @@ async fn a_stopped_a_killed_transcode_worker_and_a_store_outage_lose_no_job_and_
     p.assert_raw_unchanged(&key, &uploaded, &sent).await;
     // transcode-2's copy, left by the SIGKILL, was swept when transcode-3 started.
     p.assert_scratch_empty();
-}
-
-/// Publishes `body` to a queue through the default exchange, optionally
-/// with no headers at all (not a moocpipe message).
-async fn publish_raw(queue: &str, body: Vec<u8>, declare: bool) {
-    let connection = AmqpConfig::new(DEFAULT_AMQP_URL)
-        .connect()
-        .await
-        .expect("connect");
-    let channel = connection.create_channel().await.expect("channel");
-    if declare {
-        channel
-            .queue_declare(
-                queue,
-                lapin::options::QueueDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .expect("declare");
-    }
-    channel
-        .confirm_select(Default::default())
-        .await
-        .expect("confirms");
-    channel
-        .basic_publish(
-            "",
-            queue,
-            BasicPublishOptions::default(),
-            &body,
-            BasicProperties::default(),
-        )
-        .await
-        .expect("publish")
-        .await
-        .expect("confirmed");
-    let _ = connection.close(200, "done").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1070,6 +534,20 @@ async fn a_compliant_take_without_speech_is_published_and_the_author_told() {
         .expect("upload the sidecar");
     let (uploaded, sent) = p.upload(&key, &take).await;
     let take_id = moocpipe_ingest::take_id(&p.raw_bucket, &key, &uploaded.etag);
+
+    // Issue 15: the studio hears the spec verdict within 5 s of the end of
+    // its upload (the scan finds it within a second; the probe reads the
+    // index and the first frames, not the take).
+    let uploaded_at = Instant::now();
+    let probe: ProbeRecord = p.record(&take_id, "probe", Duration::from_secs(60)).await;
+    let verdict_after = uploaded_at.elapsed();
+    eprintln!("upload to spec verdict: {verdict_after:?}");
+    assert_eq!(probe.verdict, TakeVerdict::Pass, "{probe:?}");
+    assert!(
+        verdict_after < Duration::from_secs(5),
+        "the verdict took {verdict_after:?} after the upload\n{}",
+        p.logs()
+    );
 
     let published: PublishedRecord = p
         .record(&take_id, "published", Duration::from_secs(600))
