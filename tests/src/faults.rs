@@ -549,12 +549,180 @@ fn tone_take() -> PathBuf {
     media::prores_take_with_sound("e2e-tone-take", &media::tone_wav())
 }
 
+/// What an injection did: the job it hit and when the fault ended (the
+/// database's clock), in words too.
+struct Injected {
+    hit: Option<Hit>,
+    end: Option<f64>,
+    notes: Vec<String>,
+}
+
+/// Injects `fault` into the running batch, waiting for its trigger first;
+/// a replaced take adds its new version to `takes`.
+async fn inject(
+    fault: Fault,
+    p: &mut Pipeline,
+    workers: &[WorkerSpec],
+    takes: &mut Vec<Take>,
+    small_scratch: Option<&Tmpfs>,
+    island: Option<&crate::netns::Island>,
+) -> Injected {
+    let mut notes = Vec::new();
+    let mut hit: Option<Hit> = None;
+    let mut fault_end: Option<f64> = None;
+
+    match fault {
+        Fault::None => {}
+        Fault::BrokerRestartMidJob => {
+            hit = Some(running(p, Stage::Transcode, None).await);
+            script("rabbitmq.sh", &["restart"]);
+            fault_end = Some(db_now(p));
+        }
+        Fault::BrokerRestartMidPublish => {
+            let speech = takes[0].take_id.clone();
+            let _: moocpipe_proto::ProbeRecord = p.record(&speech, "probe", TRIGGER_DEADLINE).await;
+            script("rabbitmq.sh", &["restart"]);
+            fault_end = Some(db_now(p));
+            notes.push("restarted as the speech take's probe record appeared".into());
+        }
+        Fault::BrokerFrozen => {
+            hit = Some(running(p, Stage::Transcode, None).await);
+            let pid: u32 = script("rabbitmq.sh", &["pid"])
+                .parse()
+                .expect("the broker's pid");
+            let thaw = Thaw(pid);
+            signal(pid, "-STOP");
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(thaw);
+            fault_end = Some(db_now(p));
+        }
+        Fault::StoreDown => {
+            hit = Some(running(p, Stage::Transcode, None).await);
+            p.garage.stop();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            p.garage.restart();
+            fault_end = Some(db_now(p));
+        }
+        Fault::StoreFrozen => {
+            hit = Some(running(p, Stage::Transcode, None).await);
+            p.garage.freeze();
+            tokio::time::sleep(frozen()).await;
+            p.garage.thaw();
+            fault_end = Some(db_now(p));
+        }
+        Fault::PostgresRestart => {
+            hit = Some(running(p, Stage::Transcode, None).await);
+            script("postgres.sh", &["restart"]);
+            fault_end = Some(db_now(p));
+        }
+        Fault::Kill(stage) => {
+            let h = running(p, stage, None).await;
+            signal(h.pid, "-KILL");
+            fault_end = Some(db_now(p));
+            let name = worker_of(p, h.pid).expect("the holder is one of ours");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            start_again(p, workers, &name);
+            notes.push(format!("killed {name} holding {}", short(&h.take_id)));
+            hit = Some(h);
+        }
+        Fault::DuplicateDelivery => {
+            let h = running(p, Stage::Transcode, None).await;
+            deliver_again(p, &h).await;
+            fault_end = Some(db_now(p));
+            hit = Some(h);
+        }
+        Fault::HandBackRace => {
+            let h = running(p, Stage::Transcode, None).await;
+            let name = worker_of(p, h.pid).expect("the holder is one of ours");
+            // Both at once: the holder hands the job back while the copy
+            // reaches the idle transcode worker, which tries to acquire it.
+            signal(h.pid, "-TERM");
+            deliver_again(p, &h).await;
+            fault_end = Some(db_now(p));
+            start_again(p, workers, &name);
+            notes.push(format!("{name} handed back {}", short(&h.take_id)));
+            hit = Some(h);
+        }
+        Fault::ScratchFull => {
+            let deadline = Instant::now() + TRIGGER_DEADLINE;
+            loop {
+                let failed = p.database.query(
+                    "SELECT count(*) FROM job_runs WHERE error LIKE '%scratch disk is full%'",
+                );
+                if failed.parse::<u64>().unwrap_or(0) > 0 {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "no job failed for the full disk\n{}",
+                    p.logs()
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let error = p.database.query(
+                "SELECT error FROM job_runs WHERE error LIKE '%scratch disk is full%' LIMIT 1",
+            );
+            notes.push(format!("the failure said: {}", first_words(&error, 24)));
+            if let Some(tmpfs) = small_scratch {
+                tmpfs.grow("2g");
+            }
+            fault_end = Some(db_now(p));
+            let take = p.database.query(
+                "SELECT take_id FROM job_runs WHERE error LIKE '%scratch disk is full%' LIMIT 1",
+            );
+            hit = Some(Hit {
+                stage: Stage::Transcode,
+                take_id: take,
+                pid: 0,
+            });
+        }
+        Fault::RawReplaced => {
+            let speech = takes[0].clone();
+            let h = running(p, Stage::Transcode, Some(&speech.take_id)).await;
+            let (meta, _) = p.upload(&speech.key, &tone_take()).await;
+            fault_end = Some(db_now(p));
+            takes[0].kind = Kind::Replaced;
+            takes.push(Take {
+                take_id: moocpipe_ingest::take_id(&p.raw_bucket, &speech.key, &meta.etag),
+                key: speech.key.clone(),
+                kind: Kind::NoSpeech,
+            });
+            hit = Some(h);
+        }
+        Fault::WorkerCutOff => {
+            let net = island.expect("the island");
+            let h = running(p, Stage::Transcode, None).await;
+            let name = worker_of(p, h.pid);
+            notes.push(format!(
+                "{} held {} when its link went down",
+                name.as_deref().unwrap_or("?"),
+                short(&h.take_id)
+            ));
+            workers
+                .iter()
+                .find(|w| w.name == "transcode-1")
+                .expect("transcode-1")
+                .start(p);
+            net.link(false);
+            tokio::time::sleep(frozen()).await;
+            net.link(true);
+            fault_end = Some(db_now(p));
+            hit = Some(h);
+        }
+    }
+    Injected {
+        hit,
+        end: fault_end,
+        notes,
+    }
+}
+
 /// Runs the batch with `fault` injected on a pipeline of its own and
 /// measures what came out.
 pub async fn run(fault: Fault) -> Row {
     let mut p = Pipeline::start().await;
     let mut workers = roster();
-    let _tmpfs = if fault == Fault::ScratchFull {
+    let small_scratch = if fault == Fault::ScratchFull {
         let mount = p.work.path().join("scratch-small");
         let tmpfs = Tmpfs::mount(&mount, "256k");
         for w in workers
@@ -594,149 +762,19 @@ pub async fn run(fault: Fault) -> Row {
     let files = batch_files(&p);
     let started = Instant::now();
     let mut takes = upload_batch(&p, files).await;
-    let mut notes = Vec::new();
-    let mut hit: Option<Hit> = None;
-    let mut fault_end: Option<f64> = None;
-
-    match fault {
-        Fault::None => {}
-        Fault::BrokerRestartMidJob => {
-            hit = Some(running(&p, Stage::Transcode, None).await);
-            script("rabbitmq.sh", &["restart"]);
-            fault_end = Some(db_now(&p));
-        }
-        Fault::BrokerRestartMidPublish => {
-            let speech = takes[0].take_id.clone();
-            let _: moocpipe_proto::ProbeRecord = p.record(&speech, "probe", TRIGGER_DEADLINE).await;
-            script("rabbitmq.sh", &["restart"]);
-            fault_end = Some(db_now(&p));
-            notes.push("restarted as the speech take's probe record appeared".into());
-        }
-        Fault::BrokerFrozen => {
-            hit = Some(running(&p, Stage::Transcode, None).await);
-            let pid: u32 = script("rabbitmq.sh", &["pid"])
-                .parse()
-                .expect("the broker's pid");
-            let thaw = Thaw(pid);
-            signal(pid, "-STOP");
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            drop(thaw);
-            fault_end = Some(db_now(&p));
-        }
-        Fault::StoreDown => {
-            hit = Some(running(&p, Stage::Transcode, None).await);
-            p.garage.stop();
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            p.garage.restart();
-            fault_end = Some(db_now(&p));
-        }
-        Fault::StoreFrozen => {
-            hit = Some(running(&p, Stage::Transcode, None).await);
-            p.garage.freeze();
-            tokio::time::sleep(frozen()).await;
-            p.garage.thaw();
-            fault_end = Some(db_now(&p));
-        }
-        Fault::PostgresRestart => {
-            hit = Some(running(&p, Stage::Transcode, None).await);
-            script("postgres.sh", &["restart"]);
-            fault_end = Some(db_now(&p));
-        }
-        Fault::Kill(stage) => {
-            let h = running(&p, stage, None).await;
-            signal(h.pid, "-KILL");
-            fault_end = Some(db_now(&p));
-            let name = worker_of(&p, h.pid).expect("the holder is one of ours");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            start_again(&mut p, &workers, &name);
-            notes.push(format!("killed {name} holding {}", short(&h.take_id)));
-            hit = Some(h);
-        }
-        Fault::DuplicateDelivery => {
-            let h = running(&p, Stage::Transcode, None).await;
-            deliver_again(&p, &h).await;
-            fault_end = Some(db_now(&p));
-            hit = Some(h);
-        }
-        Fault::HandBackRace => {
-            let h = running(&p, Stage::Transcode, None).await;
-            let name = worker_of(&p, h.pid).expect("the holder is one of ours");
-            // Both at once: the holder hands the job back while the copy
-            // reaches the idle transcode worker, which tries to acquire it.
-            signal(h.pid, "-TERM");
-            deliver_again(&p, &h).await;
-            fault_end = Some(db_now(&p));
-            start_again(&mut p, &workers, &name);
-            notes.push(format!("{name} handed back {}", short(&h.take_id)));
-            hit = Some(h);
-        }
-        Fault::ScratchFull => {
-            let deadline = Instant::now() + TRIGGER_DEADLINE;
-            loop {
-                let failed = p.database.query(
-                    "SELECT count(*) FROM job_runs WHERE error LIKE '%scratch disk is full%'",
-                );
-                if failed.parse::<u64>().unwrap_or(0) > 0 {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "no job failed for the full disk\n{}",
-                    p.logs()
-                );
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            let error = p.database.query(
-                "SELECT error FROM job_runs WHERE error LIKE '%scratch disk is full%' LIMIT 1",
-            );
-            notes.push(format!("the failure said: {}", first_words(&error, 24)));
-            if let Some(tmpfs) = &_tmpfs {
-                tmpfs.grow("2g");
-            }
-            fault_end = Some(db_now(&p));
-            let take = p.database.query(
-                "SELECT take_id FROM job_runs WHERE error LIKE '%scratch disk is full%' LIMIT 1",
-            );
-            hit = Some(Hit {
-                stage: Stage::Transcode,
-                take_id: take,
-                pid: 0,
-            });
-        }
-        Fault::RawReplaced => {
-            let speech = takes[0].clone();
-            let h = running(&p, Stage::Transcode, Some(&speech.take_id)).await;
-            let (meta, _) = p.upload(&speech.key, &tone_take()).await;
-            fault_end = Some(db_now(&p));
-            takes[0].kind = Kind::Replaced;
-            takes.push(Take {
-                take_id: moocpipe_ingest::take_id(&p.raw_bucket, &speech.key, &meta.etag),
-                key: speech.key.clone(),
-                kind: Kind::NoSpeech,
-            });
-            hit = Some(h);
-        }
-        Fault::WorkerCutOff => {
-            let net = cut_off.as_ref().expect("the island");
-            let h = running(&p, Stage::Transcode, None).await;
-            let name = worker_of(&p, h.pid);
-            notes.push(format!(
-                "{} held {} when its link went down",
-                name.as_deref().unwrap_or("?"),
-                short(&h.take_id)
-            ));
-            workers
-                .iter()
-                .find(|w| w.name == "transcode-1")
-                .expect("transcode-1")
-                .start(&mut p);
-            net.link(false);
-            tokio::time::sleep(frozen()).await;
-            net.link(true);
-            fault_end = Some(db_now(&p));
-            hit = Some(h);
-        }
-    }
+    let Injected {
+        hit,
+        end: fault_end,
+        mut notes,
+    } = inject(
+        fault,
+        &mut p,
+        &workers,
+        &mut takes,
+        small_scratch.as_ref(),
+        cut_off.as_ref(),
+    )
+    .await;
 
     // Every take's outcome, or the deadline.
     let deadline = started + BATCH_DEADLINE;
