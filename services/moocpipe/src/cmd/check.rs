@@ -148,7 +148,8 @@ fn summary(record: &ProbeRecord) -> String {
     if let Some(c) = &record.container {
         parts.push(c.clone());
     }
-    if let Some(v) = &record.video {
+    // A multicam take lists every camera's stream.
+    for v in record.video.iter().chain(&record.more_video) {
         let rate = v
             .frame_rate
             .and_then(|f| f.as_f64())
