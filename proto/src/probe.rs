@@ -53,7 +53,8 @@ pub struct ProbeRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum MeasuredFrom {
-    /// The container's index (MOV/MP4 sample tables), checked against the
+    /// The container's index (MOV/MP4 sample tables, MXF index table
+    /// segments), checked against the
     /// object, and the first frame of every stream.
     Index,
     /// A demux pass over every frame.

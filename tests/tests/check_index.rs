@@ -64,6 +64,42 @@ fn assert_same(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
     }
 }
 
+/// Makes `dir/name` with `program` (gst-launch-1.0 or ffmpeg), `OUT` in
+/// `args` standing for it: MXF variants for the index reader's cases.
+fn made(dir: &Path, name: &str, program: &str, args: &str) -> PathBuf {
+    let out = dir.join(name);
+    let args = args.replace("OUT", &out.display().to_string());
+    let status = Command::new(program)
+        .args(args.split_whitespace())
+        .status()
+        .unwrap_or_else(|e| panic!("{program} (the test script installs it): {e}"));
+    assert!(status.success() && out.exists(), "{program} {args}");
+    out
+}
+
+/// One second of 1080p DNxHD by mxfmux at `rate`, with `sound` (each a
+/// `channels,samples-per-buffer` pair) as frame-wrapped PCM tracks.
+fn dnxhd_mxf_with(
+    dir: &Path,
+    name: &str,
+    rate: &str,
+    frames: u32,
+    sound: &[(u32, u32)],
+) -> PathBuf {
+    let mut args = format!(
+        "-q mxfmux name=m ! filesink location=OUT videotestsrc num-buffers={frames} pattern=smpte \
+         ! video/x-raw,width=1920,height=1080,framerate={rate},format=Y42B \
+         ! avenc_dnxhd bitrate=185000000 ! m."
+    );
+    for (channels, samples) in sound {
+        args.push_str(&format!(
+            " audiotestsrc num-buffers={frames} samplesperbuffer={samples} \
+             ! audio/x-raw,rate=48000,channels={channels},format=S24LE ! m."
+        ));
+    }
+    made(dir, name, "gst-launch-1.0", &args)
+}
+
 fn corpus(dir: &Path) -> Vec<(PathBuf, Option<MeasuredFrom>)> {
     use MeasuredFrom::{Demux, Index};
     let noise = dir.join("noise.mov");
@@ -92,8 +128,41 @@ fn corpus(dir: &Path) -> Vec<(PathBuf, Option<MeasuredFrom>)> {
         (media::h264_all_intra_aac_mp4(), Some(Index)),
         (media::dnxhr_mov(), Some(Index)),
         (media::rgb555_mov(), Some(Index)),
-        // No index of ours: MXF, Matroska.
-        (media::dnxhd_mxf(), Some(Demux)),
+        // MXF OP1a: the index table segments and the first edit unit.
+        (media::dnxhd_mxf(), Some(Index)),
+        (
+            dnxhd_mxf_with(dir, "two-mono.mxf", "25/1", 25, &[(1, 1920), (1, 1920)]),
+            Some(Index),
+        ),
+        // ffmpeg's MXF: a constant-size index, system items, fill and AES3
+        // sound, whose demuxed size is not its element's: demux.
+        (
+            made(
+                dir,
+                "ffmpeg.mxf",
+                "ffmpeg",
+                "-v error -y -f lavfi -i smptebars=s=1920x1080:r=25 -f lavfi \
+                 -i sine=sample_rate=48000 -t 1 -c:v dnxhd -b:v 185M -pix_fmt yuv422p \
+                 -c:a pcm_s24le -ac 2 -f mxf OUT",
+            ),
+            Some(Demux),
+        ),
+        // Two cameras in MXF: two picture elements an edit unit: demux.
+        (
+            made(
+                dir,
+                "multicam.mxf",
+                "gst-launch-1.0",
+                "-q mxfmux name=m ! filesink location=OUT \
+                 videotestsrc num-buffers=25 ! video/x-raw,width=1920,height=1080,framerate=25/1,format=Y42B \
+                 ! avenc_dnxhd bitrate=185000000 ! m. \
+                 videotestsrc num-buffers=25 pattern=ball ! video/x-raw,width=1920,height=1080,framerate=25/1,format=Y42B \
+                 ! avenc_dnxhd bitrate=185000000 ! m. \
+                 audiotestsrc num-buffers=25 samplesperbuffer=1920 ! audio/x-raw,rate=48000,channels=2,format=S24LE ! m.",
+            ),
+            Some(Demux),
+        ),
+        // No index of ours: Matroska.
         (media::mjpeg_mkv(), Some(Demux)),
         // Errors: the same error either way.
         (cut(media::compliant_prores_mov(), "cut.mov"), None),
@@ -101,6 +170,7 @@ fn corpus(dir: &Path) -> Vec<(PathBuf, Option<MeasuredFrom>)> {
             cut(media::compliant_faststart_mov(), "cut-faststart.mov"),
             None,
         ),
+        (cut(media::dnxhd_mxf(), "cut.mxf"), None),
         (noise, None),
         (media::wav_audio_only(), None),
         (media::mov_audio_only(), None),
