@@ -3,7 +3,12 @@
 //! `moocpipe check --full` on every file of the test corpus — every codec
 //! and container, and the cut-short, noisy and audio-only cases.
 
+#[path = "../../services/storage/tests/garage/mod.rs"]
+#[allow(dead_code)] // the storage tests use all of it, this test part
+mod garage;
+
 use moocpipe_proto::{MeasuredFrom, ProbeRecord};
+use moocpipe_storage::ObjectStore;
 use moocpipe_tests::cli::moocpipe_bin;
 use moocpipe_tests::media;
 use std::path::{Path, PathBuf};
@@ -206,5 +211,56 @@ fn the_index_gives_the_verdicts_and_values_of_a_full_read() {
                 "{name}: --full reads every frame"
             );
         }
+    }
+}
+
+/// `moocpipe check s3://bucket/key` reads the take from the store by ranges
+/// (the probe stage's own reader) and gives the record of the local file,
+/// from the index, reading a fraction of it.
+#[test]
+fn a_take_in_s3_is_checked_by_ranges_like_the_file() {
+    let garage = garage::Garage::start();
+    let store = garage.store();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    for (file, key) in [
+        (media::compliant_prores_mov(), "course/01/01/take.mov"),
+        (media::dnxhd_mxf(), "course/01/01/take.mxf"),
+    ] {
+        runtime
+            .block_on(store.put_file(key, &file, "application/octet-stream"))
+            .expect("upload");
+        let uri = format!("s3://{}/{key}", garage.bucket);
+        let out = Command::new(moocpipe_bin())
+            .args(["check", "--json", &uri])
+            .env("MOOCPIPE_S3_ENDPOINT", garage.endpoint())
+            .env("MOOCPIPE_S3_REGION", garage::REGION)
+            .env("MOOCPIPE_S3_BUCKET", "not-this-one")
+            .env("MOOCPIPE_S3_ACCESS_KEY_ID", &garage.access_key_id)
+            .env("MOOCPIPE_S3_SECRET_ACCESS_KEY", &garage.secret_access_key)
+            .env("MOOCPIPE_LOG", "info")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run moocpipe check");
+        let log = String::from_utf8_lossy(&out.stderr);
+        let mut remote: ProbeRecord = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{uri}: not a record ({e}): {log}"));
+        assert_eq!(remote.file, uri);
+        assert_eq!(remote.measured_from, Some(MeasuredFrom::Index), "{uri}");
+        let mut local = check(&file, false);
+        (remote.file, local.file) = (String::new(), String::new());
+        assert_same(
+            &serde_json::to_value(&remote).expect("json"),
+            &serde_json::to_value(&local).expect("json"),
+            &uri,
+        );
+        // The reader's own count of the bytes its ranged GETs fetched.
+        let read: u64 = log
+            .split("bytes_read=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no byte count in the log: {log}"));
+        let size = std::fs::metadata(&file).expect("meta").len();
+        assert!(read < size / 2, "{uri}: read {read} of {size} bytes");
     }
 }
