@@ -30,6 +30,11 @@ pub struct ProbeRecord {
     /// The (first) video stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<VideoFacts>,
+    /// The video streams after the first, in stream order: a multicam ISO
+    /// recording (clause 9.5.1) holds one per camera, and every one is
+    /// judged by the 9.1 rules. Absent for a take with one video stream.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_video: Vec<VideoFacts>,
     #[serde(default)]
     pub audio: Vec<AudioFacts>,
     /// Things worth knowing that are no rule's business (e.g. a misleading extension).
@@ -48,7 +53,8 @@ pub struct ProbeRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum MeasuredFrom {
-    /// The container's index (MOV/MP4 sample tables), checked against the
+    /// The container's index (MOV/MP4 sample tables, MXF index table
+    /// segments), checked against the
     /// object, and the first frame of every stream.
     Index,
     /// A demux pass over every frame.
@@ -68,6 +74,7 @@ impl ProbeRecord {
             duration_seconds: None,
             streams: StreamCounts::default(),
             video: None,
+            more_video: Vec::new(),
             audio: Vec::new(),
             warnings: Vec::new(),
             error: Some(error),

@@ -82,7 +82,7 @@ pub enum RuleId {
 }
 
 impl RuleId {
-    /// The raw-footage rules (clauses 9.1–9.3), in report order.
+    /// The raw-footage rules (clauses 9.1–9.2, 9.5.1), in report order.
     pub const RAW_SPEC: [RuleId; 9] = [
         RuleId::VideoBitDepth,
         RuleId::VideoIntraframe,
@@ -151,12 +151,15 @@ impl RuleId {
             RuleId::VideoBitDepth => "9.1.1",
             RuleId::VideoIntraframe => "9.1.2",
             RuleId::VideoBitrate => "9.1.3",
-            RuleId::VideoResolution => "9.1.5, 9.1.6",
+            // 9.1.5 asks the same of the studio's monitor, not of the file.
+            RuleId::VideoResolution => "9.1.6",
             RuleId::VideoFrameRate => "9.1.7",
             RuleId::AudioSampleRate => "9.2.1",
             RuleId::AudioBitDepth => "9.2.2",
             RuleId::AudioChannels => "9.2.3",
-            RuleId::TakeStreams => "9.3",
+            // 9.3 lists the kinds of finished material, not a stream count;
+            // 9.5.1 allows a multicam ISO recording several video streams.
+            RuleId::TakeStreams => "9.2, 9.5.1",
             RuleId::RenditionBitrate
             | RuleId::RenditionResolution
             | RuleId::RenditionFrameRate

@@ -3,7 +3,12 @@
 //! `moocpipe check --full` on every file of the test corpus — every codec
 //! and container, and the cut-short, noisy and audio-only cases.
 
+#[path = "../../services/storage/tests/garage/mod.rs"]
+#[allow(dead_code)] // the storage tests use all of it, this test part
+mod garage;
+
 use moocpipe_proto::{MeasuredFrom, ProbeRecord};
+use moocpipe_storage::ObjectStore;
 use moocpipe_tests::cli::moocpipe_bin;
 use moocpipe_tests::media;
 use std::path::{Path, PathBuf};
@@ -64,6 +69,42 @@ fn assert_same(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
     }
 }
 
+/// Makes `dir/name` with `program` (gst-launch-1.0 or ffmpeg), `OUT` in
+/// `args` standing for it: MXF variants for the index reader's cases.
+fn made(dir: &Path, name: &str, program: &str, args: &str) -> PathBuf {
+    let out = dir.join(name);
+    let args = args.replace("OUT", &out.display().to_string());
+    let status = Command::new(program)
+        .args(args.split_whitespace())
+        .status()
+        .unwrap_or_else(|e| panic!("{program} (the test script installs it): {e}"));
+    assert!(status.success() && out.exists(), "{program} {args}");
+    out
+}
+
+/// One second of 1080p DNxHD by mxfmux at `rate`, with `sound` (each a
+/// `channels,samples-per-buffer` pair) as frame-wrapped PCM tracks.
+fn dnxhd_mxf_with(
+    dir: &Path,
+    name: &str,
+    rate: &str,
+    frames: u32,
+    sound: &[(u32, u32)],
+) -> PathBuf {
+    let mut args = format!(
+        "-q mxfmux name=m ! filesink location=OUT videotestsrc num-buffers={frames} pattern=smpte \
+         ! video/x-raw,width=1920,height=1080,framerate={rate},format=Y42B \
+         ! avenc_dnxhd bitrate=185000000 ! m."
+    );
+    for (channels, samples) in sound {
+        args.push_str(&format!(
+            " audiotestsrc num-buffers={frames} samplesperbuffer={samples} \
+             ! audio/x-raw,rate=48000,channels={channels},format=S24LE ! m."
+        ));
+    }
+    made(dir, name, "gst-launch-1.0", &args)
+}
+
 fn corpus(dir: &Path) -> Vec<(PathBuf, Option<MeasuredFrom>)> {
     use MeasuredFrom::{Demux, Index};
     let noise = dir.join("noise.mov");
@@ -92,8 +133,41 @@ fn corpus(dir: &Path) -> Vec<(PathBuf, Option<MeasuredFrom>)> {
         (media::h264_all_intra_aac_mp4(), Some(Index)),
         (media::dnxhr_mov(), Some(Index)),
         (media::rgb555_mov(), Some(Index)),
-        // No index of ours: MXF, Matroska.
-        (media::dnxhd_mxf(), Some(Demux)),
+        // MXF OP1a: the index table segments and the first edit unit.
+        (media::dnxhd_mxf(), Some(Index)),
+        (
+            dnxhd_mxf_with(dir, "two-mono.mxf", "25/1", 25, &[(1, 1920), (1, 1920)]),
+            Some(Index),
+        ),
+        // ffmpeg's MXF: a constant-size index, system items, fill and AES3
+        // sound, whose demuxed size is not its element's: demux.
+        (
+            made(
+                dir,
+                "ffmpeg.mxf",
+                "ffmpeg",
+                "-v error -y -f lavfi -i smptebars=s=1920x1080:r=25 -f lavfi \
+                 -i sine=sample_rate=48000 -t 1 -c:v dnxhd -b:v 185M -pix_fmt yuv422p \
+                 -c:a pcm_s24le -ac 2 -f mxf OUT",
+            ),
+            Some(Demux),
+        ),
+        // Two cameras in MXF: two picture elements an edit unit: demux.
+        (
+            made(
+                dir,
+                "multicam.mxf",
+                "gst-launch-1.0",
+                "-q mxfmux name=m ! filesink location=OUT \
+                 videotestsrc num-buffers=25 ! video/x-raw,width=1920,height=1080,framerate=25/1,format=Y42B \
+                 ! avenc_dnxhd bitrate=185000000 ! m. \
+                 videotestsrc num-buffers=25 pattern=ball ! video/x-raw,width=1920,height=1080,framerate=25/1,format=Y42B \
+                 ! avenc_dnxhd bitrate=185000000 ! m. \
+                 audiotestsrc num-buffers=25 samplesperbuffer=1920 ! audio/x-raw,rate=48000,channels=2,format=S24LE ! m.",
+            ),
+            Some(Demux),
+        ),
+        // No index of ours: Matroska.
         (media::mjpeg_mkv(), Some(Demux)),
         // Errors: the same error either way.
         (cut(media::compliant_prores_mov(), "cut.mov"), None),
@@ -101,6 +175,7 @@ fn corpus(dir: &Path) -> Vec<(PathBuf, Option<MeasuredFrom>)> {
             cut(media::compliant_faststart_mov(), "cut-faststart.mov"),
             None,
         ),
+        (cut(media::dnxhd_mxf(), "cut.mxf"), None),
         (noise, None),
         (media::wav_audio_only(), None),
         (media::mov_audio_only(), None),
@@ -136,5 +211,56 @@ fn the_index_gives_the_verdicts_and_values_of_a_full_read() {
                 "{name}: --full reads every frame"
             );
         }
+    }
+}
+
+/// `moocpipe check s3://bucket/key` reads the take from the store by ranges
+/// (the probe stage's own reader) and gives the record of the local file,
+/// from the index, reading a fraction of it.
+#[test]
+fn a_take_in_s3_is_checked_by_ranges_like_the_file() {
+    let garage = garage::Garage::start();
+    let store = garage.store();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    for (file, key) in [
+        (media::compliant_prores_mov(), "course/01/01/take.mov"),
+        (media::dnxhd_mxf(), "course/01/01/take.mxf"),
+    ] {
+        runtime
+            .block_on(store.put_file(key, &file, "application/octet-stream"))
+            .expect("upload");
+        let uri = format!("s3://{}/{key}", garage.bucket);
+        let out = Command::new(moocpipe_bin())
+            .args(["check", "--json", &uri])
+            .env("MOOCPIPE_S3_ENDPOINT", garage.endpoint())
+            .env("MOOCPIPE_S3_REGION", garage::REGION)
+            .env("MOOCPIPE_S3_BUCKET", "not-this-one")
+            .env("MOOCPIPE_S3_ACCESS_KEY_ID", &garage.access_key_id)
+            .env("MOOCPIPE_S3_SECRET_ACCESS_KEY", &garage.secret_access_key)
+            .env("MOOCPIPE_LOG", "info")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run moocpipe check");
+        let log = String::from_utf8_lossy(&out.stderr);
+        let mut remote: ProbeRecord = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{uri}: not a record ({e}): {log}"));
+        assert_eq!(remote.file, uri);
+        assert_eq!(remote.measured_from, Some(MeasuredFrom::Index), "{uri}");
+        let mut local = check(&file, false);
+        (remote.file, local.file) = (String::new(), String::new());
+        assert_same(
+            &serde_json::to_value(&remote).expect("json"),
+            &serde_json::to_value(&local).expect("json"),
+            &uri,
+        );
+        // The reader's own count of the bytes its ranged GETs fetched.
+        let read: u64 = log
+            .split("bytes_read=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no byte count in the log: {log}"));
+        let size = std::fs::metadata(&file).expect("meta").len();
+        assert!(read < size / 2, "{uri}: read {read} of {size} bytes");
     }
 }

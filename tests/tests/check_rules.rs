@@ -266,11 +266,73 @@ fn take_streams_fails_without_audio_and_audio_rules_do_not_pass() {
 }
 
 #[test]
-fn take_streams_fails_with_two_video_streams() {
+fn take_streams_passes_a_multicam_take_with_two_compliant_video_streams() {
+    // Clause 9.5.1: a multicam ISO recording holds a stream per camera.
     let record = assert_rule(
         media::prores_two_video_streams(),
         RuleId::TakeStreams,
-        Verdict::Fail,
+        Verdict::Pass,
     );
     assert_eq!(record.streams.video, 2);
+    assert_eq!(record.more_video.len(), 1, "the second camera's facts");
+    assert_eq!(record.verdict, TakeVerdict::Pass, "{record:#?}");
+    let bit_depth = rule(&record, RuleId::VideoBitDepth);
+    assert!(
+        bit_depth.measured.starts_with("video stream 1: 10 bits")
+            && bit_depth.measured.contains("; video stream 2: 10 bits"),
+        "every stream named: {bit_depth:?}"
+    );
+}
+
+/// Two cameras in one file, the second at 1280×720: the first camera's
+/// 1080p ProRes and its sound, plus the 720p ProRes, copied without
+/// re-encoding into `ext` (mov or mkv) by ffmpeg.
+fn multicam_with_a_720p_camera(dir: &std::path::Path, ext: &str) -> std::path::PathBuf {
+    let out = dir.join(format!("multicam.{ext}"));
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(media::compliant_prores_mov())
+        .arg("-i")
+        .arg(media::prores_720p())
+        .args(["-map", "0:v", "-map", "1:v", "-map", "0:a", "-c", "copy"])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg (the test script installs it)");
+    assert!(status.success(), "ffmpeg made no {}", out.display());
+    out
+}
+
+#[test]
+fn a_multicam_take_fails_naming_the_noncompliant_video_stream() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for ext in ["mov", "mkv"] {
+        let file = multicam_with_a_720p_camera(dir.path(), ext);
+        let record = assert_rule(file.clone(), RuleId::VideoResolution, Verdict::Fail);
+        let name = file.display();
+        assert_eq!(record.streams.video, 2, "{name}");
+        assert_eq!(rule(&record, RuleId::TakeStreams).verdict, Verdict::Pass);
+        let resolution = rule(&record, RuleId::VideoResolution);
+        assert_eq!(
+            resolution.measured,
+            "video stream 1: 1920×1080 progressive; video stream 2: 1280×720 progressive",
+            "{name}"
+        );
+        let hint = resolution.hint.as_deref().unwrap_or_default();
+        assert!(
+            hint.starts_with("video stream 2: ") && !hint.contains("video stream 1"),
+            "{name}: the hint names the failing camera only: {hint}"
+        );
+        assert_eq!(rule(&record, RuleId::VideoResolution).clause, "9.1.6");
+        // The other video rules pass for both cameras.
+        for id in [
+            RuleId::VideoBitDepth,
+            RuleId::VideoIntraframe,
+            RuleId::VideoFrameRate,
+        ] {
+            assert_eq!(rule(&record, id).verdict, Verdict::Pass, "{name}: {id}");
+        }
+        let second = record.more_video.first().expect("the second camera");
+        assert_eq!((second.width, second.height), (1280, 720), "{name}");
+        assert_eq!(record.verdict, TakeVerdict::Fail, "{name}");
+    }
 }

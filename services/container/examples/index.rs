@@ -6,7 +6,7 @@ fn main() {
         let result = moocpipe_container::FileSource::open(std::path::Path::new(&path))
             .map_err(moocpipe_container::IndexError::from)
             .and_then(|source| {
-                let index = moocpipe_container::mov::read(&source)?;
+                let index = moocpipe_container::read(&source)?;
                 Ok((index, source.bytes_read()))
             });
         match result {

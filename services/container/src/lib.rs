@@ -1,5 +1,6 @@
 //! Container indexes read without GStreamer and without reading the media:
-//! the sample tables of MOV/MP4 ([`mov`]). From them come the facts the
+//! the sample tables of MOV/MP4 ([`mov`]), the index table segments and
+//! essence descriptors of MXF OP1a ([`mxf`]); [`read`] tries each. From them come the facts the
 //! raw-footage spec needs — stream bytes and duration (so the bitrate), key
 //! and delta frame counts, frame count and rate, sample formats — for a few
 //! kilobytes of reads on a take of any size.
@@ -11,11 +12,20 @@
 //! whatever the input.
 
 pub mod mov;
+pub mod mxf;
 mod read;
 
 pub use read::{FileSource, ReadAt};
 
 use std::io;
+
+/// The index of whichever container `source` is: MOV/MP4, else MXF.
+pub fn read<R: ReadAt + ?Sized>(source: &R) -> Result<ContainerIndex, IndexError> {
+    match mov::read(source) {
+        Err(IndexError::NotThisFormat) => mxf::read(source),
+        other => other,
+    }
+}
 
 /// Which container the index came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +34,8 @@ pub enum Format {
     QuickTime,
     /// ISO base media (MP4 and friends).
     Mp4,
+    /// MXF OP1a (SMPTE ST 377-1).
+    Mxf,
 }
 
 impl Format {
@@ -32,6 +44,7 @@ impl Format {
         match self {
             Format::QuickTime => "QuickTime",
             Format::Mp4 => "MP4",
+            Format::Mxf => "MXF",
         }
     }
 }
@@ -133,7 +146,7 @@ pub enum IndexError {
     #[error("reading the index: {0}")]
     Io(#[from] io::Error),
     /// The object is not this container at all.
-    #[error("not a QuickTime/MP4 file")]
+    #[error("not a QuickTime, MP4 or MXF file")]
     NotThisFormat,
     /// The container keeps no usable index (no `moov`, fragmented).
     #[error("no index: {0}")]

@@ -185,6 +185,16 @@ pub fn read<R: ReadAt + ?Sized>(source: &R) -> Result<ContainerIndex, IndexError
         Some(_) => Format::Mp4,
     };
     let mut index = parse_moov(&buf, end)?;
+    // Samples of a well-formed file never overlap: together they fit the object.
+    let sampled = index
+        .tracks
+        .iter()
+        .try_fold(0u64, |sum, t| sum.checked_add(t.samples.bytes));
+    if sampled.is_none_or(|bytes| bytes > end) {
+        return Err(IndexError::malformed(format!(
+            "the samples add up to more than the object's {end} bytes (they overlap)"
+        )));
+    }
     index.format = format;
     index.bytes_read = read + moov.len;
     Ok(index)
@@ -446,6 +456,40 @@ fn sample_stats(
         }
         for chunk in first_chunk..next_first {
             let mut offset = chunk_offset(chunk - 1)?;
+            if sizes.is_none() {
+                // One size for every sample (PCM: a sample is one audio
+                // frame, 500 million in a 3-hour take): a chunk at a time.
+                if per_chunk > stats.count - sample {
+                    return Err(bad(format!(
+                        "the chunks hold more samples than `stsz` lists ({})",
+                        stats.count
+                    )));
+                }
+                if per_chunk == 0 {
+                    continue;
+                }
+                let size = u64::from(uniform);
+                let end = size
+                    .checked_mul(per_chunk)
+                    .and_then(|len| offset.checked_add(len))
+                    .ok_or_else(|| bad(format!("chunk {chunk} ends past 2^64")))?;
+                if end > file_len {
+                    return Err(IndexError::OutOfBounds {
+                        what: format!("track {track} samples {sample}..{}", sample + per_chunk),
+                        offset,
+                        len: end - offset,
+                        limit: file_len,
+                    });
+                }
+                if sample == 0 {
+                    stats.first_offset = offset;
+                    stats.first_size = size;
+                }
+                stats.bytes += end - offset;
+                stats.max_end = stats.max_end.max(end);
+                sample += per_chunk;
+                continue;
+            }
             for _ in 0..per_chunk {
                 if sample >= stats.count {
                     return Err(bad(format!(

@@ -1,6 +1,6 @@
 //! Measuring from the container's index (issue 15): the MOV/MP4 sample
-//! tables ([`moocpipe_container`]) give every stream's frame count, key
-//! frames, bytes and duration; a demux pass that stops at the first frame
+//! tables or the MXF index table segments ([`moocpipe_container`]) give
+//! every stream's frame count, key frames, bytes and duration; a demux pass that stops at the first frame
 //! of every stream ([`demux::Pass::Heads`]) gives the codec facts exactly as
 //! the full pass would (same demuxer caps, same parser caps, same frame
 //! header). Together they replace the full pass's tallies at a few
@@ -13,7 +13,7 @@
 use crate::demux::{DemuxPass, StreamTally};
 use crate::Source;
 use gstreamer as gst;
-use moocpipe_container::{mov, ContainerIndex, FileSource, IndexError, ReadAt, Track, TrackKind};
+use moocpipe_container::{ContainerIndex, FileSource, IndexError, ReadAt, Track, TrackKind};
 use std::io;
 use std::sync::Arc;
 
@@ -39,8 +39,8 @@ pub(crate) fn read(file: &str, source: &Source, size: u64) -> Option<ContainerIn
     let result = match source {
         Source::File(path) => FileSource::open(path)
             .map_err(IndexError::from)
-            .and_then(|source| mov::read(&source)),
-        Source::Remote { reader, .. } => mov::read(&RemoteSource {
+            .and_then(|source| moocpipe_container::read(&source)),
+        Source::Remote { reader, .. } => moocpipe_container::read(&RemoteSource {
             size,
             reader: Arc::clone(reader),
         }),

@@ -3,7 +3,7 @@
 //!
 //! - [`measure`]: the facts of a raw take, from its container's index and
 //!   the first frame of every stream where the index can be trusted
-//!   (MOV/MP4), else from one demux pass over every frame (parsers where
+//!   (MOV/MP4, MXF OP1a), else from one demux pass over every frame (parsers where
 //!   they exist for caps, never a decoder).
 
 pub mod analyse;

@@ -55,7 +55,8 @@ pub struct Measurement {
 /// found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MeasuredFrom {
-    /// The container's index (MOV/MP4 sample tables), checked against the
+    /// The container's index (MOV/MP4 sample tables, MXF index table
+    /// segments), checked against the
     /// object, plus the first frame of every stream.
     Index,
     /// A demux pass over every frame.

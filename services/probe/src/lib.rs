@@ -57,6 +57,7 @@ fn record(
                 container: Some(m.container),
                 duration_seconds: m.duration_seconds,
                 streams: m.streams,
+                more_video: m.video.iter().skip(1).cloned().collect(),
                 video: m.video.into_iter().next(),
                 audio: m.audio,
                 warnings: m.warnings,

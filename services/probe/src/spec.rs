@@ -1,6 +1,10 @@
-//! The raw-footage spec (REQUIREMENTS.md, clauses 9.1–9.3): one function per
-//! rule, each turning measured facts into a verdict with the measured value,
-//! the requirement and, on failure, what to change.
+//! The raw-footage spec (REQUIREMENTS.md, clauses 9.1–9.2 and 9.5.1): one
+//! function per rule, each turning measured facts into a verdict with the
+//! measured value, the requirement and, on failure, what to change.
+//!
+//! A multicam ISO recording (9.5.1) holds several video streams: every one
+//! is judged by the 9.1 rules, and a rule's row names each stream ("video
+//! stream 2: 1280×720 progressive"), so the studio knows which camera to fix.
 
 use moocpipe_proto::{
     AudioFacts, Interlacing, RuleId, RuleResult, StreamCounts, Verdict, VideoFacts,
@@ -10,7 +14,7 @@ use moocpipe_proto::{
 pub const MIN_VIDEO_BIT_DEPTH: u32 = 8;
 /// Minimum raw video stream bitrate (9.1.3).
 pub const MIN_VIDEO_BITRATE_BPS: u64 = 50_000_000;
-/// Minimum frame size (9.1.5).
+/// Minimum frame size (9.1.6).
 pub const MIN_WIDTH: u32 = 1920;
 pub const MIN_HEIGHT: u32 = 1080;
 /// Minimum frame rate (9.1.7): 24p, where 23.976 (24000/1001) counts as 24p.
@@ -26,23 +30,63 @@ pub const MIN_CHANNELS: u32 = 2;
 const FRAME_RATE_TOLERANCE: f64 = 0.02;
 
 /// Judges a take on every raw-footage rule, in the regulation's order.
+/// Every video stream is judged by each 9.1 rule; see [`every_video`].
 pub fn evaluate(
     video: &[VideoFacts],
     audio: &[AudioFacts],
     streams: StreamCounts,
 ) -> Vec<RuleResult> {
-    let v = video.first();
     vec![
-        bit_depth(v),
-        intraframe(v),
-        bitrate(v),
-        resolution(v),
-        frame_rate(v),
+        every_video(video, bit_depth),
+        every_video(video, intraframe),
+        every_video(video, bitrate),
+        every_video(video, resolution),
+        every_video(video, frame_rate),
         sample_rate(audio),
         audio_bit_depth(audio),
         channels(audio),
         take_streams(streams),
     ]
+}
+
+/// One 9.1 rule over every video stream. With one stream (or none) it is
+/// the rule itself; with several, the verdict is the worst of the streams'
+/// (fail, then cannot-tell, then pass), and the measured values and hints
+/// name the stream each comes from ("video stream 2: …").
+fn every_video(video: &[VideoFacts], rule: fn(Option<&VideoFacts>) -> RuleResult) -> RuleResult {
+    if video.len() < 2 {
+        return rule(video.first());
+    }
+    let results: Vec<RuleResult> = video.iter().map(|v| rule(Some(v))).collect();
+    let severity = |v: Verdict| match v {
+        Verdict::Fail => 2,
+        Verdict::CannotTell => 1,
+        _ => 0,
+    };
+    let verdict = results
+        .iter()
+        .map(|r| r.verdict)
+        .max_by_key(|&v| severity(v))
+        .unwrap_or(Verdict::Pass);
+    let named = |i: usize, text: &str| format!("video stream {}: {text}", i + 1);
+    let measured = results
+        .iter()
+        .enumerate()
+        .map(|(i, r)| named(i, &r.measured))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let hints: Vec<String> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.verdict == Verdict::Fail)
+        .filter_map(|(i, r)| r.hint.as_deref().map(|h| named(i, h)))
+        .collect();
+    RuleResult {
+        measured,
+        verdict,
+        hint: (verdict == Verdict::Fail).then(|| hints.join("; ")),
+        ..results[0].clone()
+    }
 }
 
 fn result(
@@ -379,8 +423,10 @@ fn channels(audio: &[AudioFacts]) -> RuleResult {
     )
 }
 
+/// At least one video and one audio stream (9.2); several video streams
+/// are a multicam ISO recording (9.5.1), each judged by the 9.1 rules.
 fn take_streams(s: StreamCounts) -> RuleResult {
-    let required = "1 video stream and ≥ 1 audio stream";
+    let required = "≥ 1 video stream and ≥ 1 audio stream";
     let measured = format!(
         "{} video, {} audio{}",
         s.video,
@@ -394,13 +440,13 @@ fn take_streams(s: StreamCounts) -> RuleResult {
     let hint = if s.audio == 0 {
         "export the take with its audio track"
     } else {
-        "export one video stream per take"
+        "export the take with its video stream"
     };
     result(
         RuleId::TakeStreams,
         required,
         measured,
-        pass_fail(s.video == 1 && s.audio >= 1),
+        pass_fail(s.video >= 1 && s.audio >= 1),
         hint,
     )
 }
@@ -429,6 +475,20 @@ mod tests {
         }
     }
 
+    /// 48 kHz 24-bit PCM of `channels` channels.
+    fn pcm(channels: u32) -> AudioFacts {
+        AudioFacts {
+            codec: "PCM".into(),
+            compressed: false,
+            sample_rate: Some(48_000),
+            bit_depth: Some(24),
+            sample_format: Some("S24LE".into()),
+            channels: Some(channels),
+            bytes: 1,
+            duration_seconds: Some(1.0),
+        }
+    }
+
     #[test]
     fn ntsc_film_rate_counts_as_24p() {
         let v = video(24_000, 1_001, 24, 24.0 * 1001.0 / 24000.0);
@@ -445,16 +505,7 @@ mod tests {
 
     #[test]
     fn two_mono_tracks_make_stereo() {
-        let mono = AudioFacts {
-            codec: "PCM".into(),
-            compressed: false,
-            sample_rate: Some(48_000),
-            bit_depth: Some(24),
-            sample_format: Some("S24LE".into()),
-            channels: Some(1),
-            bytes: 1,
-            duration_seconds: Some(1.0),
-        };
+        let mono = pcm(1);
         assert_eq!(
             channels(&[mono.clone(), mono.clone()]).verdict,
             Verdict::Pass
@@ -479,5 +530,59 @@ mod tests {
         assert_eq!(rules.len(), RuleId::RAW_SPEC.len());
         let ids: Vec<RuleId> = rules.iter().map(|r| r.id).collect();
         assert_eq!(ids, RuleId::RAW_SPEC);
+    }
+
+    #[test]
+    fn every_video_stream_of_a_multicam_take_is_judged_and_named() {
+        let streams = StreamCounts {
+            video: 2,
+            audio: 1,
+            other: 0,
+        };
+        let stereo = pcm(2);
+        let good = video(25, 1, 25, 1.0);
+        let rules = evaluate(
+            &[good.clone(), good.clone()],
+            std::slice::from_ref(&stereo),
+            streams,
+        );
+        assert!(
+            rules.iter().all(|r| r.verdict == Verdict::Pass),
+            "{rules:#?}"
+        );
+
+        let small = VideoFacts {
+            width: 1280,
+            height: 720,
+            ..good.clone()
+        };
+        let rules = evaluate(&[good, small], &[stereo], streams);
+        let resolution = &rules[3];
+        assert_eq!(resolution.id, RuleId::VideoResolution);
+        assert_eq!(resolution.verdict, Verdict::Fail);
+        assert_eq!(
+            resolution.measured,
+            "video stream 1: 1920×1080 progressive; video stream 2: 1280×720 progressive"
+        );
+        let hint = resolution.hint.as_deref().unwrap_or_default();
+        assert!(hint.starts_with("video stream 2: "), "{hint}");
+        assert!(!hint.contains("video stream 1"), "{hint}");
+        for r in rules.iter().filter(|r| r.id != RuleId::VideoResolution) {
+            assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn a_take_needs_a_video_and_an_audio_stream() {
+        let counts = |video, audio| StreamCounts {
+            video,
+            audio,
+            other: 0,
+        };
+        assert_eq!(take_streams(counts(1, 1)).verdict, Verdict::Pass);
+        assert_eq!(take_streams(counts(3, 2)).verdict, Verdict::Pass);
+        assert_eq!(take_streams(counts(1, 0)).verdict, Verdict::Fail);
+        assert_eq!(take_streams(counts(0, 1)).verdict, Verdict::Fail);
+        assert_eq!(take_streams(counts(1, 1)).clause, "9.2, 9.5.1");
     }
 }

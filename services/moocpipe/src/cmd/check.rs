@@ -16,7 +16,9 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Raw takes to check (MOV, MP4, MXF, MKV, …).
+    /// Raw takes to check (MOV, MP4, MXF, MKV, …): files, or objects as
+    /// s3://bucket/key, read by ranges with the MOOCPIPE_S3_* settings
+    /// (the bucket comes from the name).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Print one JSON object per file, one per line (JSON Lines), instead of tables.
@@ -26,8 +28,8 @@ pub struct CheckArgs {
     #[arg(long, default_value_t = 600, env = "MOOCPIPE_CHECK_TIMEOUT")]
     pub timeout: u64,
     /// Read every frame, even when the container's index could answer
-    /// (MOV/MP4 are otherwise measured from their sample tables and the
-    /// first frame of each stream).
+    /// (MOV/MP4 and MXF OP1a are otherwise measured from their index and
+    /// the first frame of each stream).
     #[arg(long)]
     pub full: bool,
 }
@@ -50,7 +52,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 eprint!("\r\x1b[2Kchecking {file}: {percent:>3}%");
             }
         };
-        let record = moocpipe_probe::run(&file, path, &options, &mut progress);
+        let record = match file.strip_prefix("s3://") {
+            Some(object) => remote::check(&file, object, &options, &mut progress)?,
+            None => moocpipe_probe::run(&file, path, &options, &mut progress),
+        };
         if show_progress {
             eprint!("\r\x1b[2K");
         }
@@ -148,7 +153,8 @@ fn summary(record: &ProbeRecord) -> String {
     if let Some(c) = &record.container {
         parts.push(c.clone());
     }
-    if let Some(v) = &record.video {
+    // A multicam take lists every camera's stream.
+    for v in record.video.iter().chain(&record.more_video) {
         let rate = v
             .frame_rate
             .and_then(|f| f.as_f64())
@@ -163,4 +169,78 @@ fn summary(record: &ProbeRecord) -> String {
         parts.push(format!("{d:.2} s"));
     }
     parts.join(" · ")
+}
+
+/// `check s3://bucket/key`: the probe stage's own path — the object read by
+/// ranged GETs through the distributed reader, nothing downloaded first.
+mod remote {
+    use anyhow::Context;
+    use moocpipe_distributed::metrics::StageMetrics;
+    use moocpipe_distributed::remote::S3RangeReader;
+    use moocpipe_media::{MeasureOptions, Source};
+    use moocpipe_proto::ProbeRecord;
+    use moocpipe_storage::{ObjectStore, S3Config, S3Store, ENV_BUCKET};
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    /// Checks `bucket/key` (named `file` in the record). The store's
+    /// settings come from `MOOCPIPE_S3_*`, the bucket from the name.
+    pub fn check(
+        file: &str,
+        object: &str,
+        options: &MeasureOptions,
+        progress: &mut dyn FnMut(f64),
+    ) -> anyhow::Result<ProbeRecord> {
+        let started = Instant::now();
+        let (bucket, key) = object
+            .split_once('/')
+            .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+            .with_context(|| format!("{file}: expected s3://bucket/key"))?;
+        let config = S3Config::from_lookup(|name| {
+            if name == ENV_BUCKET {
+                Some(bucket.to_string())
+            } else {
+                std::env::var(name).ok()
+            }
+        })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let store = runtime.block_on(async { S3Store::new(&config) })?;
+        let Some(meta) = runtime.block_on(store.head(key))? else {
+            anyhow::bail!("{file}: no such object");
+        };
+        let registry = prometheus::Registry::new();
+        let metrics = StageMetrics::register(&registry, moocpipe_broker::Stage::Probe)?;
+        let source = Source::Remote {
+            name: key.to_string(),
+            size: meta.size,
+            reader: Arc::new(S3RangeReader::new(
+                store,
+                key.to_string(),
+                meta.size,
+                meta.etag,
+                runtime.handle().clone(),
+                metrics,
+            )),
+        };
+        // Outside the runtime: the reader blocks on it from GStreamer's threads.
+        let record = moocpipe_probe::run_source(file, &source, options, progress);
+        let read: f64 = registry
+            .gather()
+            .iter()
+            .filter(|family| family.name() == "moocpipe_bytes_read_total")
+            .flat_map(|family| family.get_metric())
+            .map(|m| m.get_counter().get_value())
+            .sum();
+        tracing::info!(
+            file,
+            size = meta.size,
+            bytes_read = read as u64,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "checked from the store"
+        );
+        Ok(record)
+    }
 }
