@@ -54,8 +54,8 @@ pub struct ProbeRecord {
 #[serde(rename_all = "kebab-case")]
 pub enum MeasuredFrom {
     /// The container's index (MOV/MP4 sample tables, MXF index table
-    /// segments), checked against the
-    /// object, and the first frame of every stream.
+    /// segments), checked against the object, and the first frame of
+    /// every stream.
     Index,
     /// A demux pass over every frame.
     Demux,
