@@ -238,7 +238,9 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Resolves when `progress` has not moved for `after` (never when `None`),
-/// with how long that was.
+/// with how long that was. A job at progress 1 is past its media work and
+/// not watched: uploading the outputs has the store's own time-outs, and
+/// a large take's renditions may well take longer than `after` to upload.
 async fn stall_watch(progress: Progress, after: Option<Duration>) -> Duration {
     let Some(after) = after else {
         return std::future::pending().await;
@@ -249,7 +251,7 @@ async fn stall_watch(progress: Progress, after: Option<Duration>) -> Duration {
     loop {
         sleep(look).await;
         let now = progress.get();
-        if now.to_bits() != last {
+        if now.to_bits() != last || now >= 1.0 {
             last = now.to_bits();
             since = Instant::now();
         } else if since.elapsed() >= after {
