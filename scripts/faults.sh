@@ -32,6 +32,6 @@ bash scripts/garage.sh install
 command -v ip >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; }
 say "build (the moocpipe binary and the fault runner)"
 cargo build --locked -p moocpipe -p moocpipe-tests --bins
-target/debug/moocpipe models fetch tiny.en
+target/debug/moocpipe models fetch tiny.en >&2
 export G_DEBUG=fatal-criticals
 exec target/debug/faults "$@"
