@@ -16,6 +16,7 @@ use lapin::types::FieldTable;
 use lapin::BasicProperties;
 use moocpipe_broker::{AmqpConfig, Topology, DEFAULT_AMQP_URL};
 use moocpipe_notify::capture::{CaptureServer, CapturedMail, WebhookServer};
+use moocpipe_proto::{PublishedRecord, TakeVerdict};
 use moocpipe_storage::{ObjectMeta, ObjectStore, S3Config, S3Store};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -350,6 +351,22 @@ impl Pipeline {
     ) -> T {
         self.wait_for(&format!("takes/{take_id}/records/{name}.json"), within)
             .await
+    }
+
+    /// Waits for the published record of a compliant take and checks it
+    /// is complete: the spec and the renditions passed, captions present.
+    pub async fn published_in_full(&self, take_id: &str) -> PublishedRecord {
+        let published: PublishedRecord = self
+            .record(take_id, "published", Duration::from_secs(600))
+            .await;
+        assert_eq!(published.spec, TakeVerdict::Pass, "{published:?}");
+        assert_eq!(
+            published.transcode,
+            Some(TakeVerdict::Pass),
+            "{published:?}"
+        );
+        assert_eq!(published.captions_missing, None, "{published:?}");
+        published
     }
 
     /// The raw object is the uploaded one, ETag and bytes.

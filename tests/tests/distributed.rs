@@ -61,16 +61,7 @@ async fn an_upload_seen_three_ways_becomes_one_published_take_with_working_links
     )
     .await;
 
-    let published: PublishedRecord = p
-        .record(&take_id, "published", Duration::from_secs(600))
-        .await;
-    assert_eq!(published.spec, TakeVerdict::Pass, "{published:?}");
-    assert_eq!(
-        published.transcode,
-        Some(TakeVerdict::Pass),
-        "{published:?}"
-    );
-    assert_eq!(published.captions_missing, None, "{published:?}");
+    let published = p.published_in_full(&take_id).await;
     let transcode: TranscodeRecord = p
         .record(&take_id, "transcode", Duration::from_secs(1))
         .await;
@@ -549,16 +540,7 @@ async fn a_compliant_take_without_speech_is_published_and_the_author_told() {
         p.logs()
     );
 
-    let published: PublishedRecord = p
-        .record(&take_id, "published", Duration::from_secs(600))
-        .await;
-    assert_eq!(published.spec, TakeVerdict::Pass, "{published:?}");
-    assert_eq!(
-        published.transcode,
-        Some(TakeVerdict::Pass),
-        "{published:?}"
-    );
-    assert_eq!(published.captions_missing, None, "{published:?}");
+    let published = p.published_in_full(&take_id).await;
     let caption: moocpipe_proto::CaptionRun =
         p.record(&take_id, "caption", Duration::from_secs(1)).await;
     assert_eq!(caption.caption.cues, 0, "a tone is not speech");

@@ -48,6 +48,28 @@ fn take_2s(dir: &Path, name: &str) -> PathBuf {
 
 /// A configuration file in `dir` that captions with tiny.en, the model
 /// fetched (cached) first.
+/// `moocpipe --config <config> process --json --rungs 1080p --no-hls
+/// --data <data> <root>/physics-101`: the caption tests' run.
+fn process_1080p(config: &Path, data: &Path, root: &Path) -> Run {
+    let out = Command::new(moocpipe_bin())
+        .arg("--config")
+        .arg(config)
+        .args([
+            "process", "--json", "--rungs", "1080p", "--no-hls", "--data",
+        ])
+        .arg(data)
+        .arg(root.join("physics-101"))
+        .output()
+        .expect("run moocpipe process");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        summary: serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("summary is JSON ({e}); stderr:\n{stderr}")),
+        stderr,
+    }
+}
+
 fn tiny_en_config(dir: &Path) -> PathBuf {
     let config = dir.join("moocpipe.toml");
     std::fs::write(&config, "[caption]\nmodel = \"tiny.en\"\n").expect("config");
@@ -608,30 +630,7 @@ fn a_spoken_take_gets_captions_beside_its_renditions() {
     .expect("sidecar");
     let config = tiny_en_config(dir.path());
 
-    let run_once = || -> Run {
-        let out = Command::new(moocpipe_bin())
-            .args([
-                "--config",
-                &config.to_string_lossy(),
-                "process",
-                "--json",
-                "--rungs",
-                "1080p",
-                "--no-hls",
-                "--data",
-            ])
-            .arg(dir.path().join("data"))
-            .arg(dir.path().join("physics-101"))
-            .output()
-            .expect("run moocpipe process");
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            summary: serde_json::from_slice(&out.stdout)
-                .unwrap_or_else(|e| panic!("summary is JSON ({e}); stderr:\n{stderr}")),
-            stderr,
-        }
-    };
+    let run_once = || process_1080p(&config, &dir.path().join("data"), dir.path());
     let run = run_once();
     assert_eq!(run.code, 0, "{}\n{}", run.summary, run.stderr);
     let t = take(&run, "take-01.mov");
@@ -697,28 +696,7 @@ fn a_compliant_take_without_speech_is_done_with_empty_captions() {
     .expect("sidecar");
     let config = tiny_en_config(dir.path());
     let data = dir.path().join("data");
-    let out = Command::new(moocpipe_bin())
-        .args([
-            "--config",
-            &config.to_string_lossy(),
-            "process",
-            "--json",
-            "--rungs",
-            "1080p",
-            "--no-hls",
-            "--data",
-        ])
-        .arg(&data)
-        .arg(dir.path().join("physics-101"))
-        .output()
-        .expect("run moocpipe process");
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        summary: serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("summary is JSON ({e}); stderr:\n{stderr}")),
-        stderr,
-    };
+    let run = process_1080p(&config, &data, dir.path());
     assert_eq!(run.code, 0, "{}\n{}", run.summary, run.stderr);
     let t = take(&run, "take-01.mov");
     assert_eq!(t["status"], "done", "{t}");

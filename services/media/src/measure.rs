@@ -95,43 +95,22 @@ pub fn measure_source(
     } else {
         crate::index::read(file, source, size_bytes)
     };
-    let (pass, measured_from) = match index {
-        Some(index) => {
-            let heads = demux::run(
-                file,
-                source,
-                demux::Pass::Heads,
-                deadline,
-                timeout_secs,
-                progress,
-            )?;
-            match crate::index::apply(heads, &index) {
-                Ok(pass) => (pass, MeasuredFrom::Index),
-                Err(why) => {
-                    tracing::info!(file, %why, "the index does not match the streams; reading every frame");
-                    let pass = demux::run(
-                        file,
-                        source,
-                        demux::Pass::Full,
-                        deadline,
-                        timeout_secs,
-                        progress,
-                    )?;
-                    (pass, MeasuredFrom::Demux)
-                }
+    let mut demux = |which| demux::run(file, source, which, deadline, timeout_secs, &mut *progress);
+    // The index and the first frame of each stream, when both agree;
+    // otherwise every frame.
+    let from_index = match index {
+        Some(index) => match crate::index::apply(demux(demux::Pass::Heads)?, &index) {
+            Ok(pass) => Some(pass),
+            Err(why) => {
+                tracing::info!(file, %why, "the index does not match the streams; reading every frame");
+                None
             }
-        }
-        None => (
-            demux::run(
-                file,
-                source,
-                demux::Pass::Full,
-                deadline,
-                timeout_secs,
-                progress,
-            )?,
-            MeasuredFrom::Demux,
-        ),
+        },
+        None => None,
+    };
+    let (pass, measured_from) = match from_index {
+        Some(pass) => (pass, MeasuredFrom::Index),
+        None => (demux(demux::Pass::Full)?, MeasuredFrom::Demux),
     };
     tracing::debug!(
         file,
