@@ -4,6 +4,7 @@
 //! fails when they drift apart.
 
 pub mod caption;
+pub mod course;
 pub mod job;
 pub mod naming;
 pub mod probe;
@@ -20,6 +21,7 @@ pub use caption::{
     CaptionRecord, CaptionSource, CaptionWarning, CaptionWarningKind, CueStyleLimits, StyleRule,
     StyleViolation,
 };
+pub use course::CourseInfo;
 pub use job::{IngestJob, IngestVia, NoticeRecord, PublishedLink, PublishedRecord, TakeJob};
 pub use naming::{slug, SLUG_MAX_LEN};
 pub use probe::{

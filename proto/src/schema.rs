@@ -38,6 +38,10 @@ pub fn all() -> Vec<(&'static str, String)> {
             pretty(schema_for!(crate::PublishedRecord)),
         ),
         (
+            "course-info.schema.json",
+            pretty(schema_for!(crate::CourseInfo)),
+        ),
+        (
             "qc-record.schema.json",
             pretty(schema_for!(crate::QcRecord)),
         ),

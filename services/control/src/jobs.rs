@@ -84,3 +84,62 @@ pub async fn job_runs(
         .fetch_all(pool)
         .await?)
 }
+
+fn job_columns() -> String {
+    format!(
+        "stage, take_id, state, attempt, fence, holder, {} AS lease_expires_ms, progress,
+         {} AS started_ms, {} AS updated_ms, {} AS finished_ms, last_error",
+        ms("lease_expires"),
+        ms("started_at"),
+        ms("updated_at"),
+        ms("finished_at"),
+    )
+}
+
+/// Jobs running, retrying or queued now, longest-running first (at most
+/// `limit`).
+pub async fn active_jobs(pool: &PgPool, limit: i64) -> Result<Vec<JobRow>, ControlError> {
+    let sql = format!(
+        "SELECT {} FROM jobs WHERE state IN ('running', 'retrying', 'queued')
+         ORDER BY started_at NULLS LAST, stage, take_id LIMIT $1",
+        job_columns()
+    );
+    Ok(sqlx::query_as::<_, JobRow>(&sql)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// Every job of a take, in the pipeline's order of creation.
+pub async fn take_jobs(pool: &PgPool, take_id: &str) -> Result<Vec<JobRow>, ControlError> {
+    let sql = format!(
+        "SELECT {} FROM jobs WHERE take_id = $1 ORDER BY created_at, stage",
+        job_columns()
+    );
+    Ok(sqlx::query_as::<_, JobRow>(&sql)
+        .bind(take_id)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// How many jobs are dead (dead-lettered and not replayed).
+pub async fn dead_jobs(pool: &PgPool) -> Result<i64, ControlError> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM jobs WHERE state = 'dead'")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// Whether the take's probe job is running or waiting to (the catalog's
+/// "probing").
+pub async fn probe_pending(pool: &PgPool, take_id: &str) -> Result<bool, ControlError> {
+    Ok(sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM jobs WHERE stage = 'probe' AND take_id = $1
+         AND state IN ('running', 'retrying', 'queued')",
+    )
+    .bind(take_id)
+    .fetch_one(pool)
+    .await?
+        > 0)
+}

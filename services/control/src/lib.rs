@@ -25,7 +25,9 @@ use moocpipe_broker::redact_url;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 pub use sqlx::PgPool;
 
-pub use jobs::{job, job_runs, JobRow, JobRunRow};
+pub use jobs::{
+    active_jobs, dead_jobs, job, job_runs, probe_pending, take_jobs, JobRow, JobRunRow,
+};
 pub use leases::PgLeases;
 
 /// The environment variable naming the control database.

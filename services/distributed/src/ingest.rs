@@ -199,6 +199,14 @@ where
         stats.listed += page.objects.len();
         let mut unknown = Vec::new();
         for object in page.objects {
+            if let Some(course) = course_info_of(&object.key) {
+                listed.insert(hashes.hash_one(&object.key));
+                if seen.get(&object.key) != Some(&object.etag) {
+                    copy_course_info(raw, media, &object.key, course).await?;
+                    seen.insert(object.key.clone(), object.etag.clone());
+                }
+                continue;
+            }
             if !has_take_extension(Path::new(&object.key)) {
                 continue;
             }
@@ -244,6 +252,35 @@ where
     }
     seen.retain(|key, _| listed.contains(&hashes.hash_one(key)));
     Ok(stats)
+}
+
+/// The course whose `course.json` this key is (`<course>/course.json`).
+fn course_info_of(key: &str) -> Option<&str> {
+    match key.split_once('/') {
+        Some((course, layout::COURSE_INFO_FILE)) if !course.is_empty() => Some(course),
+        _ => None,
+    }
+}
+
+/// Copies a course folder's `course.json` into the media bucket for the
+/// dashboard; one that does not parse is logged and left out.
+async fn copy_course_info<R: ObjectStore, M: ObjectStore>(
+    raw: &R,
+    media: &M,
+    key: &str,
+    course: &str,
+) -> Result<(), StorageError> {
+    let bytes = raw.get_bytes(key).await?;
+    match serde_json::from_slice::<moocpipe_proto::CourseInfo>(&bytes) {
+        Ok(info) => {
+            media.put_json(&layout::course_info(course), &info).await?;
+            tracing::info!(%course, "course.json copied for the dashboard");
+        }
+        Err(error) => {
+            tracing::warn!(location = %raw.location(key), %error, "not a valid course.json; not copied");
+        }
+    }
+    Ok(())
 }
 
 /// Why a scan pass stopped; the next pass tries again.

@@ -32,6 +32,9 @@ pub fn write_reports(
             }
         }
     }
+    for (course, root) in course_roots(discovered) {
+        copy_course_info(store, &course, &root, on_event)?;
+    }
     let mut written = Vec::new();
     for (course, takes) in courses {
         let mut with_probes = Vec::new();
@@ -54,6 +57,47 @@ pub fn write_reports(
         written.push(CourseReport { course, files });
     }
     Ok(written)
+}
+
+/// Each course's folder, from a take's path and its key
+/// (`<course>/…/<take>`: as many levels up as the key has below the course).
+fn course_roots(discovered: &[(TakeRef, PathBuf)]) -> BTreeMap<String, PathBuf> {
+    let mut roots = BTreeMap::new();
+    for (take, path) in discovered {
+        let below = take.key.split('/').count().saturating_sub(1);
+        if let Some(root) = path.ancestors().nth(below) {
+            if root.file_name().and_then(|n| n.to_str()) == Some(take.course.as_str()) {
+                roots
+                    .entry(take.course.clone())
+                    .or_insert_with(|| root.to_path_buf());
+            }
+        }
+    }
+    roots
+}
+
+/// Copies the course folder's `course.json` into the store for the
+/// dashboard, when it is there and valid; an invalid one is reported (as
+/// a warning event) and not copied.
+fn copy_course_info(
+    store: &LocalStore,
+    course: &str,
+    root: &Path,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<(), StorageError> {
+    let file = root.join(layout::COURSE_INFO_FILE);
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok(());
+    };
+    match serde_json::from_str::<moocpipe_proto::CourseInfo>(&text) {
+        Ok(info) => store.put_json(&layout::course_info(course), &info),
+        Err(error) => {
+            on_event(Event::Warning {
+                message: &format!("{}: not a valid course.json: {error}", file.display()),
+            });
+            Ok(())
+        }
+    }
 }
 
 /// Every take the store holds an ingest record of.

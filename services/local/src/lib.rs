@@ -102,6 +102,9 @@ pub enum Event<'a> {
         course: &'a str,
         files: &'a [PathBuf],
     },
+    /// Something worth telling that stops nothing (e.g. an invalid
+    /// `course.json`, which is then not copied).
+    Warning { message: &'a str },
 }
 
 /// What became of one take.

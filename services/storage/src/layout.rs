@@ -8,6 +8,7 @@
 //! takes/<take-id>/runs/<run>/captions/…            (one caption run: .vtt, .srt, .txt)
 //! courses/<course>/takes/<take-id>.json            (the course's index of takes)
 //! courses/<course>/reports/segments.{json,csv,html}
+//! courses/<course>/course.json                     (the course folder's optional course.json)
 //! ```
 //!
 //! A run is one attempt of a stage, named by its fencing token (the
@@ -123,6 +124,15 @@ pub fn course_index(course: &str, take_id: &str) -> String {
 pub fn course_takes(course: &str) -> String {
     format!("courses/{course}/takes/")
 }
+
+/// `courses/<course>/course.json`: a copy of the course folder's optional
+/// `course.json` (title, launch date), made by ingest, read by the catalog.
+pub fn course_info(course: &str) -> String {
+    format!("courses/{course}/course.json")
+}
+
+/// The name of a course folder's optional description file.
+pub const COURSE_INFO_FILE: &str = "course.json";
 
 /// `courses/<course>/reports/segments.<ext>`
 pub fn segment_report(course: &str, ext: &str) -> String {

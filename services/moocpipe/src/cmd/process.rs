@@ -274,6 +274,10 @@ impl Display {
                     record.style_violations.len()
                 );
             }
+            Event::Warning { message } => {
+                self.finish();
+                eprintln!("warning: {message}");
+            }
             Event::ReportWritten { course, files } => {
                 self.finish();
                 if let Some(html) = files

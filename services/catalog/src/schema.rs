@@ -1,0 +1,127 @@
+//! The catalog's tables: the same statements for PostgreSQL and SQLite
+//! (types both read alike: TEXT, BIGINT, DOUBLE PRECISION). Created when
+//! missing; the version row says which schema a database holds, so a later
+//! change can add its own steps.
+
+use crate::{Backend, Catalog, CatalogError};
+
+/// The schema these statements make.
+pub const VERSION: i64 = 1;
+
+const TABLES: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS catalog_meta (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )",
+    // One row per take version: a projection of its records.
+    "CREATE TABLE IF NOT EXISTS catalog_takes (
+        take_id       TEXT PRIMARY KEY,
+        course        TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        module        BIGINT,
+        module_name   TEXT,
+        lesson        BIGINT,
+        lesson_name   TEXT,
+        take          TEXT NOT NULL,
+        title         TEXT NOT NULL,
+        take_key      TEXT NOT NULL,
+        size_bytes    BIGINT NOT NULL,
+        state         TEXT NOT NULL,
+        spec          TEXT,
+        failed_rules  TEXT NOT NULL,
+        sound_score   BIGINT,
+        image_score   BIGINT,
+        notice_sent   BIGINT NOT NULL,
+        first_seen_ms BIGINT NOT NULL,
+        probed_ms     BIGINT,
+        updated_ms    BIGINT NOT NULL,
+        ingest        TEXT NOT NULL,
+        probe         TEXT,
+        qc            TEXT,
+        transcode     TEXT,
+        caption       TEXT,
+        published     TEXT,
+        failures      TEXT
+    )",
+    "CREATE INDEX IF NOT EXISTS catalog_takes_course
+        ON catalog_takes (course, module, lesson, take)",
+    "CREATE INDEX IF NOT EXISTS catalog_takes_state ON catalog_takes (state)",
+    // The spec rules a take failed, for 'failing rules this week'.
+    "CREATE TABLE IF NOT EXISTS catalog_rule_failures (
+        take_id   TEXT NOT NULL,
+        rule      TEXT NOT NULL,
+        probed_ms BIGINT NOT NULL,
+        PRIMARY KEY (take_id, rule)
+    )",
+    "CREATE INDEX IF NOT EXISTS catalog_rule_failures_time
+        ON catalog_rule_failures (probed_ms)",
+    "CREATE TABLE IF NOT EXISTS catalog_courses (
+        course      TEXT PRIMARY KEY,
+        title       TEXT,
+        launch_date TEXT,
+        report      TEXT,
+        rules_total   BIGINT NOT NULL,
+        rules_failed  BIGINT NOT NULL,
+        video_seconds DOUBLE PRECISION,
+        updated_ms  BIGINT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS catalog_users (
+        name          TEXT PRIMARY KEY,
+        role          TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_ms    BIGINT NOT NULL
+    )",
+    // A session is known by the SHA-256 of its cookie: a stolen database
+    // gives no usable cookie.
+    "CREATE TABLE IF NOT EXISTS catalog_sessions (
+        token_hash TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        role       TEXT NOT NULL,
+        csrf       TEXT NOT NULL,
+        expires_ms BIGINT NOT NULL
+    )",
+];
+
+/// Creates what is missing. In PostgreSQL, under an advisory lock, so
+/// several servers starting at once do not race on `CREATE TABLE`.
+pub async fn create(catalog: &Catalog) -> Result<(), CatalogError> {
+    let mut conn = catalog.pool().acquire().await?;
+    match catalog.backend() {
+        Backend::Postgres => {
+            // (Selected through a subquery: the `any` driver reads no `void`.)
+            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_lock(72311)) AS l")
+                .execute(&mut *conn)
+                .await?;
+        }
+        Backend::Sqlite => {
+            // Readers (the server) and a writer (a `process` run) at once.
+            sqlx::query("PRAGMA journal_mode=WAL")
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    let mut result = Ok(());
+    for statement in TABLES {
+        if let Err(e) = sqlx::query(statement).execute(&mut *conn).await {
+            result = Err(e.into());
+            break;
+        }
+    }
+    if result.is_ok() {
+        result = sqlx::query(
+            "INSERT INTO catalog_meta (name, value) VALUES ('schema', $1)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(VERSION.to_string())
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+        .map_err(Into::into);
+    }
+    if catalog.backend() == Backend::Postgres {
+        sqlx::query("SELECT 1 FROM (SELECT pg_advisory_unlock(72311)) AS l")
+            .execute(&mut *conn)
+            .await?;
+    }
+    result
+}
