@@ -42,6 +42,12 @@ pub enum Command {
     Submit(cmd::distributed::SubmitArgs),
     /// Distributed mode: list, replay or purge a stage's dead-letter queue.
     Dlq(cmd::distributed::DlqArgs),
+    /// The CAIDD dashboard and the JSON API over the catalog (embedded: `--data`; distributed: `--database-url`).
+    Serve(cmd::serve::ServeArgs),
+    /// Who may log in to the dashboard: add, list, remove users, set passwords.
+    Users(cmd::serve::UsersArgs),
+    /// Rebuild the dashboard's catalog from the store (`sync`).
+    Catalog(cmd::serve::CatalogCmdArgs),
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -60,5 +66,8 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Ingest(args) => cmd::distributed::ingest(args, cli.config.as_deref()),
         Command::Submit(args) => cmd::distributed::submit(args),
         Command::Dlq(args) => cmd::distributed::dlq(args),
+        Command::Serve(args) => cmd::serve::serve(args, cli.config.as_deref()),
+        Command::Users(args) => cmd::serve::users(args, cli.config.as_deref()),
+        Command::Catalog(args) => cmd::serve::catalog(args, cli.config.as_deref()),
     }
 }

@@ -7,6 +7,7 @@ pub mod distributed;
 pub mod models;
 pub mod process;
 pub mod qc;
+pub mod serve;
 
 /// A progress callback for one file: `verb file: NN%` rewritten in place on
 /// stderr when `show` (a terminal), silent otherwise. Call [`clear_line`]

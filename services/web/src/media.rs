@@ -1,0 +1,105 @@
+//! `/media/<take>/<file>`: a file one of the take's records names — a
+//! rendition, the poster, an HLS file, a caption file — and nothing else.
+//! From the embedded store it is served with HTTP Range (the player
+//! seeks); from S3 the browser is sent to a presigned URL that lives
+//! minutes.
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use moocpipe_proto::{CaptionRun, TranscodeRecord};
+use moocpipe_storage::ObjectStore;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+use crate::error::{ApiError, ErrorKind, PageError};
+use crate::{SharedApp, Store};
+
+/// Whether `key` is an object the take's transcode or caption record names.
+fn named(transcode: Option<&str>, caption: Option<&str>, key: &str) -> bool {
+    let in_transcode = transcode
+        .and_then(|t| serde_json::from_str::<TranscodeRecord>(t).ok())
+        .is_some_and(|t| t.objects.iter().any(|o| o.key == key));
+    in_transcode
+        || caption
+            .and_then(|c| serde_json::from_str::<CaptionRun>(c).ok())
+            .is_some_and(|c| c.objects.iter().any(|o| o.key == key))
+}
+
+pub async fn file(
+    State(app): State<SharedApp>,
+    Path((take_id, file)): Path<(String, String)>,
+    request: Request,
+) -> Result<Response, PageError> {
+    let row = app
+        .catalog
+        .take(&take_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("take {take_id}")))?;
+    let key = format!("takes/{take_id}/{file}");
+    if !named(row.transcode.as_deref(), row.caption.as_deref(), &key) {
+        return Err(ApiError::not_found(format!("{file} of take {take_id}")).into());
+    }
+    match &app.store {
+        Store::Local(store) => {
+            let path = store.path(&key);
+            let mut response = ServeFile::new(path)
+                .oneshot(request)
+                .await
+                .map_err(|e| ApiError::new(ErrorKind::Internal, e.to_string()))?
+                .map(Body::new);
+            if key.ends_with(".vtt") {
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static("text/vtt; charset=utf-8"),
+                );
+            }
+            Ok(response)
+        }
+        Store::S3(store) => {
+            let url = store
+                .presign_get(&key, app.config.media_url_ttl)
+                .await
+                .map_err(|e| ApiError::new(ErrorKind::Unavailable, e.to_string()))?;
+            let mut response = Redirect::temporary(&url).into_response();
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            if response.status() != StatusCode::TEMPORARY_REDIRECT {
+                return Err(ApiError::new(ErrorKind::Internal, "redirect").into());
+            }
+            Ok(response)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named;
+
+    #[test]
+    fn only_objects_a_record_names_are_served() {
+        let caption = serde_json::json!({
+            "schema_version": 1, "file": "t.mov", "language": "en",
+            "source": {"kind": "author_supplied", "file": "t.vtt"},
+            "cues": 1, "audio_seconds": 1.0, "captioned_seconds": 1.0,
+            "style_violations": [], "warnings": [],
+            "style": {"max_lines": 2, "max_line_chars": 42, "min_cue_seconds": 1.0,
+                      "max_cue_seconds": 7.0, "max_chars_per_second": 20.0},
+            "run": "r1",
+            "objects": [{"key": "takes/t/runs/r1/captions/a.vtt", "size_bytes": 10, "etag": "e"}]
+        })
+        .to_string();
+        let parsed = serde_json::from_str::<moocpipe_proto::CaptionRun>(&caption);
+        assert!(parsed.is_ok(), "{parsed:?}");
+        assert!(named(
+            None,
+            Some(&caption),
+            "takes/t/runs/r1/captions/a.vtt"
+        ));
+        assert!(!named(None, Some(&caption), "takes/t/records/probe.json"));
+        assert!(!named(None, None, "takes/t/runs/r1/captions/a.vtt"));
+    }
+}

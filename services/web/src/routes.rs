@@ -1,0 +1,455 @@
+//! Every route in one table: its method and path, whether it is a page or
+//! API, the least role it needs, and for the API what it answers. The
+//! guard (`auth::guard`) enforces the roles from this table, the OpenAPI
+//! document (`openapi`) is written from it, and the tests walk it.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use moocpipe_catalog::Role;
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use std::time::Instant;
+
+use crate::error::{ApiError, ErrorKind};
+use crate::{api, auth, media, pages, views, SharedApp};
+
+/// A page (HTML) or an API route (JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Page,
+    Api,
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (login, health, the OpenAPI document, static files).
+    Public,
+    /// A session whose role is at least this.
+    Role(Role),
+}
+
+/// A query or path parameter of an API route.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    pub in_path: bool,
+    /// `string` or `integer`.
+    pub ty: &'static str,
+    pub description: &'static str,
+}
+
+type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+/// One route.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    /// In axum's syntax (`/api/v1/takes/{take_id}`), which is OpenAPI's.
+    pub path: &'static str,
+    pub kind: Kind,
+    pub access: Access,
+    pub summary: &'static str,
+    pub params: &'static [Param],
+    /// The JSON body it answers with (API routes).
+    pub response: Option<SchemaFn>,
+    /// The JSON body it takes (API routes).
+    pub body: Option<SchemaFn>,
+}
+
+fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
+const PAGE_PARAMS: [Param; 2] = [
+    Param {
+        name: "page",
+        in_path: false,
+        ty: "integer",
+        description: "1-based page number",
+    },
+    Param {
+        name: "per_page",
+        in_path: false,
+        ty: "integer",
+        description: "items per page, 1–500 (default 50)",
+    },
+];
+const TAKE_ID: Param = Param {
+    name: "take_id",
+    in_path: true,
+    ty: "string",
+    description: "the take's id",
+};
+const COURSE: Param = Param {
+    name: "course",
+    in_path: true,
+    ty: "string",
+    description: "the course's folder name",
+};
+const STAGE: Param = Param {
+    name: "stage",
+    in_path: true,
+    ty: "string",
+    description: "probe, transcode, caption or report",
+};
+
+const fn page(
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    summary: &'static str,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        kind: Kind::Page,
+        access,
+        summary,
+        params: &[],
+        response: None,
+        body: None,
+    }
+}
+
+const fn api(
+    method: &'static str,
+    path: &'static str,
+    least: Role,
+    summary: &'static str,
+    params: &'static [Param],
+    response: SchemaFn,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        kind: Kind::Api,
+        access: Access::Role(least),
+        summary,
+        params,
+        response: Some(response),
+        body: None,
+    }
+}
+
+const STUDIO: Access = Access::Role(Role::Studio);
+const ADMIN: Access = Access::Role(Role::Admin);
+
+/// Every route of the application.
+pub const ROUTES: &[RouteSpec] = &[
+    page("GET", "/", Access::Public, "to the overview"),
+    page("GET", "/login", Access::Public, "the login form"),
+    page("POST", "/login", Access::Public, "log in"),
+    page("POST", "/logout", STUDIO, "log out"),
+    page(
+        "GET",
+        "/healthz",
+        Access::Public,
+        "the server and its catalog answer",
+    ),
+    page("GET", "/metrics", Access::Public, "Prometheus metrics"),
+    page(
+        "GET",
+        "/static/{file}",
+        Access::Public,
+        "style sheet and script",
+    ),
+    page(
+        "GET",
+        "/overview",
+        STUDIO,
+        "takes by state, failing rules, running jobs",
+    ),
+    page("GET", "/courses", STUDIO, "every course and its readiness"),
+    page(
+        "GET",
+        "/courses/{course}",
+        STUDIO,
+        "a course: modules, lessons, takes, segment report",
+    ),
+    page(
+        "GET",
+        "/takes/{take_id}",
+        STUDIO,
+        "a take: spec, QC, player, downloads, jobs",
+    ),
+    page(
+        "GET",
+        "/media/{take_id}/{*file}",
+        STUDIO,
+        "a file a take's record names",
+    ),
+    page(
+        "GET",
+        "/dead-letters",
+        ADMIN,
+        "the dead letters of every stage",
+    ),
+    page(
+        "POST",
+        "/dead-letters/{stage}/replay",
+        ADMIN,
+        "replay a stage's dead letters",
+    ),
+    page(
+        "POST",
+        "/dead-letters/{stage}/purge",
+        ADMIN,
+        "purge a stage's dead letters",
+    ),
+    RouteSpec {
+        method: "GET",
+        path: "/api/openapi.json",
+        kind: Kind::Api,
+        access: Access::Public,
+        summary: "this document",
+        params: &[],
+        response: None,
+        body: None,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/v1/session",
+        kind: Kind::Api,
+        access: Access::Public,
+        summary: "log in: sets the session cookie, answers the CSRF token",
+        params: &[],
+        response: Some(schema::<api::SessionInfo>),
+        body: Some(schema::<api::LoginRequest>),
+    },
+    api(
+        "GET",
+        "/api/v1/me",
+        Role::Studio,
+        "who is logged in",
+        &[],
+        schema::<api::SessionInfo>,
+    ),
+    api(
+        "GET",
+        "/api/v1/overview",
+        Role::Studio,
+        "takes by state, failing rules this week, running jobs",
+        &[],
+        schema::<views::Overview>,
+    ),
+    api(
+        "GET",
+        "/api/v1/courses",
+        Role::Studio,
+        "courses with their readiness",
+        &PAGE_PARAMS,
+        schema::<api::CoursePage>,
+    ),
+    api(
+        "GET",
+        "/api/v1/courses/{course}",
+        Role::Studio,
+        "a course with its takes and segment report",
+        &[COURSE],
+        schema::<views::CourseView>,
+    ),
+    api(
+        "GET",
+        "/api/v1/takes",
+        Role::Studio,
+        "takes, newest change first",
+        &[
+            PAGE_PARAMS[0],
+            PAGE_PARAMS[1],
+            Param {
+                name: "course",
+                in_path: false,
+                ty: "string",
+                description: "only this course's",
+            },
+            Param {
+                name: "state",
+                in_path: false,
+                ty: "string",
+                description: "only takes in this state",
+            },
+        ],
+        schema::<api::TakePage>,
+    ),
+    api(
+        "GET",
+        "/api/v1/takes/{take_id}",
+        Role::Studio,
+        "a take with its records",
+        &[TAKE_ID],
+        schema::<views::TakeView>,
+    ),
+    api(
+        "GET",
+        "/api/v1/takes/{take_id}/jobs",
+        Role::Studio,
+        "a take's jobs and their runs",
+        &[TAKE_ID],
+        schema::<Vec<views::JobView>>,
+    ),
+    api(
+        "GET",
+        "/api/v1/jobs",
+        Role::Studio,
+        "jobs running now, with progress and ETA",
+        &[],
+        schema::<Vec<views::JobView>>,
+    ),
+    api(
+        "GET",
+        "/api/v1/dead-letters",
+        Role::Admin,
+        "dead letters of every stage",
+        &[],
+        schema::<Vec<views::DeadLetterView>>,
+    ),
+    api(
+        "POST",
+        "/api/v1/dead-letters/{stage}/replay",
+        Role::Admin,
+        "send a stage's dead letters back to its queue",
+        &[STAGE],
+        schema::<api::Moved>,
+    ),
+    api(
+        "POST",
+        "/api/v1/dead-letters/{stage}/purge",
+        Role::Admin,
+        "drop a stage's dead letters",
+        &[STAGE],
+        schema::<api::Moved>,
+    ),
+    api(
+        "GET",
+        "/api/v1/users",
+        Role::Admin,
+        "users and their roles",
+        &[],
+        schema::<Vec<moocpipe_catalog::User>>,
+    ),
+];
+
+/// The route `method path` (path as matched, in the table's syntax).
+pub fn find(method: &Method, path: &str) -> Option<&'static RouteSpec> {
+    ROUTES
+        .iter()
+        .find(|r| r.path == path && r.method == method.as_str())
+}
+
+/// Request counts and latencies by route (the table's path: few labels).
+pub struct HttpMetrics {
+    pub registry: Registry,
+    requests: Option<IntCounterVec>,
+    seconds: Option<HistogramVec>,
+}
+
+impl HttpMetrics {
+    pub fn new() -> HttpMetrics {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "moocpipe_http_requests_total",
+                "HTTP requests by route and status class",
+            ),
+            &["route", "status"],
+        )
+        .ok()
+        .filter(|c| registry.register(Box::new(c.clone())).is_ok());
+        let seconds = HistogramVec::new(
+            HistogramOpts::new("moocpipe_http_request_seconds", "Time to answer, by route")
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+                ]),
+            &["route"],
+        )
+        .ok()
+        .filter(|h| registry.register(Box::new(h.clone())).is_ok());
+        HttpMetrics {
+            registry,
+            requests,
+            seconds,
+        }
+    }
+}
+
+impl Default for HttpMetrics {
+    fn default() -> Self {
+        HttpMetrics::new()
+    }
+}
+
+async fn track(State(app): State<SharedApp>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = format!("{}xx", response.status().as_u16() / 100);
+    if let Some(c) = &app.metrics.requests {
+        c.with_label_values(&[route.as_str(), status.as_str()])
+            .inc();
+    }
+    if let Some(h) = &app.metrics.seconds {
+        h.with_label_values(&[route.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+    }
+    response
+}
+
+/// A route the table does not know is refused: every route must say who
+/// may call it.
+async fn unlisted(State(_app): State<SharedApp>, request: Request, next: Next) -> Response {
+    let listed = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_none_or(|p| find(request.method(), p.as_str()).is_some());
+    if listed {
+        next.run(request).await
+    } else {
+        ApiError::new(ErrorKind::Forbidden, "this route has no access rule").into_response()
+    }
+}
+
+pub fn router(app: SharedApp) -> Router {
+    Router::new()
+        .route("/", get(pages::root))
+        .route("/login", get(pages::login::form).post(pages::login::submit))
+        .route("/logout", post(pages::login::logout))
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(api::metrics))
+        .route("/static/{file}", get(pages::static_file))
+        .route("/overview", get(pages::overview::page))
+        .route("/courses", get(pages::courses::list))
+        .route("/courses/{course}", get(pages::courses::course))
+        .route("/takes/{take_id}", get(pages::take::page))
+        .route("/media/{take_id}/{*file}", get(media::file))
+        .route("/dead-letters", get(pages::dead::page))
+        .route("/dead-letters/{stage}/replay", post(pages::dead::replay))
+        .route("/dead-letters/{stage}/purge", post(pages::dead::purge))
+        .route("/api/openapi.json", get(api::openapi))
+        .route("/api/v1/session", post(api::login))
+        .route("/api/v1/me", get(api::me))
+        .route("/api/v1/overview", get(api::overview))
+        .route("/api/v1/courses", get(api::courses))
+        .route("/api/v1/courses/{course}", get(api::course))
+        .route("/api/v1/takes", get(api::takes))
+        .route("/api/v1/takes/{take_id}", get(api::take))
+        .route("/api/v1/takes/{take_id}/jobs", get(api::take_jobs))
+        .route("/api/v1/jobs", get(api::jobs))
+        .route("/api/v1/dead-letters", get(api::dead_letters))
+        .route("/api/v1/dead-letters/{stage}/replay", post(api::replay))
+        .route("/api/v1/dead-letters/{stage}/purge", post(api::purge))
+        .route("/api/v1/users", get(api::users))
+        .fallback(api::not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), auth::guard))
+        .layer(middleware::from_fn_with_state(app.clone(), unlisted))
+        .layer(middleware::from_fn_with_state(app.clone(), track))
+        .with_state(app)
+}
