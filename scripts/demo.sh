@@ -2,9 +2,11 @@
 # The main job on the embedded default (no broker; a local folder as storage):
 # sets up a fresh Debian machine, builds moocpipe, generates a small demo
 # course with GStreamer test sources (four short takes, one of them
-# non-compliant), runs `moocpipe process` on it and says where the renditions
-# and the course report are. Idempotent: a second run reuses the takes and
-# the records the first one made.
+# non-compliant), runs `moocpipe process` on it, says where the renditions
+# and the course report are, and starts the dashboard (`moocpipe serve`) over
+# the demo's data folder, printing its URL and a demo login. Idempotent: a
+# second run reuses the takes and the records the first one made, and
+# restarts the dashboard.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$MOOCPIPE_ROOT"
@@ -60,6 +62,10 @@ spoken_take() { # path text
   mv "$1.part" "$1"
 }
 
+mkdir -p "$COURSE"
+cat > "$COURSE/course.json" <<'JSON'
+{ "title": "Physics 101: Motion, Forces and Energy", "launch_date": "2027-02-01" }
+JSON
 studio_take "$COURSE/promo/trailer.mov" 2
 spoken_take "$COURSE/01-welcome/01-introduction/take-01.mov" \
   "Welcome to physics one oh one. In this course we study motion, forces and energy, one week at a time."
@@ -86,3 +92,23 @@ say "why the phone take was not transcoded:"
 say "done. Renditions, HLS and posters: $DATA/takes/<take-id>/renditions/"
 say "captions (WebVTT, SRT, transcript): $DATA/takes/<take-id>/captions/ — the introduction is spoken"
 say "course report: $DATA/courses/physics-101/reports/segments.html (also .json, .csv)"
+
+# The dashboard over the same data folder, with a demo reviewer login.
+DEMO_USER=demo-caidd
+DEMO_PASSWORD=demo-password-101
+LISTEN="${MOOCPIPE_LISTEN:-127.0.0.1:8080}"
+if ! printf '%s\n' "$DEMO_PASSWORD" | "$MOOCPIPE" users add "$DEMO_USER" --role caidd --data "$DATA" >/dev/null 2>&1; then
+  printf '%s\n' "$DEMO_PASSWORD" | "$MOOCPIPE" users passwd "$DEMO_USER" --data "$DATA" >/dev/null
+fi
+PIDFILE="$DEMO/serve.pid"
+if [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+  kill "$(cat "$PIDFILE")" && sleep 1
+fi
+nohup "$MOOCPIPE" serve --data "$DATA" --listen "$LISTEN" >"$DEMO/serve.log" 2>&1 &
+echo $! >"$PIDFILE"
+for _ in $(seq 1 50); do
+  curl -fsS "http://$LISTEN/healthz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -fsS "http://$LISTEN/healthz" >/dev/null || { echo "the dashboard did not start; see $DEMO/serve.log" >&2; exit 1; }
+say "dashboard: http://$LISTEN/  (log in as $DEMO_USER / $DEMO_PASSWORD; stop it with: kill \$(cat $PIDFILE))"

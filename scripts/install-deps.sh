@@ -5,7 +5,8 @@
 # whisper.cpp that captions use; espeak-ng, which speaks the caption tests'
 # known text; curl, the plain HTTP client the distributed tests download
 # the authors' links with; prometheus for promtool, which checks the deploy/
-# alert rules and scrape config. Idempotent: installs only
+# alert rules and scrape config; chromium and chromium-driver, the real
+# browser the dashboard's tests drive. Idempotent: installs only
 # what is missing, and does nothing when everything is there.
 set -euo pipefail
 
@@ -26,6 +27,8 @@ PACKAGES=(
   espeak-ng
   curl
   prometheus
+  chromium
+  chromium-driver
 )
 
 missing=()

@@ -4,6 +4,7 @@
 //! mediainfo) to confirm what moocpipe measures; the distributed pipeline
 //! on real components, and the fault suite that runs on it.
 
+pub mod browser;
 pub mod cli;
 pub mod faults;
 #[path = "../../services/storage/tests/garage/mod.rs"]

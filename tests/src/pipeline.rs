@@ -247,6 +247,36 @@ impl Pipeline {
         self.workers.push((name.to_string(), child));
     }
 
+    /// `moocpipe serve` over this pipeline (catalog in its database, media
+    /// from its bucket, dead letters from its broker), with a user of
+    /// `role` logged in through the API. Returns the logged-in client.
+    pub fn spawn_dashboard(&mut self, role: &str) -> ApiClient {
+        let password = "dashboard password";
+        let mut command = Command::new(moocpipe_bin());
+        command
+            .args(["users", "add", "watcher", "--role", role])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        self.env(&mut command);
+        let mut child = command.spawn().expect("moocpipe users add");
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write as _;
+            writeln!(stdin, "{password}").expect("password");
+        }
+        let out = child.wait_with_output().expect("users add");
+        assert!(
+            out.status.success(),
+            "users add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let listen = format!("127.0.0.1:{}", free_port());
+        self.spawn("serve", &["serve", "--listen", &listen]);
+        let client = ApiClient::new(&format!("http://{listen}"), self.work.path());
+        client.log_in("watcher", password);
+        client
+    }
+
     pub fn log_path(&self, name: &str) -> PathBuf {
         self.work.path().join(format!("{name}.log"))
     }
@@ -516,6 +546,60 @@ pub fn curl(url: &str) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
+}
+
+/// A JSON API client with a session (curl and a cookie jar).
+pub struct ApiClient {
+    pub base: String,
+    jar: PathBuf,
+}
+
+impl ApiClient {
+    pub fn new(base: &str, dir: &Path) -> ApiClient {
+        ApiClient {
+            base: base.to_owned(),
+            jar: dir.join(format!("cookies-{}.txt", free_port())),
+        }
+    }
+
+    /// Logs in, waiting up to 60 s for the server to answer.
+    pub fn log_in(&self, name: &str, password: &str) {
+        let body = serde_json::json!({"name": name, "password": password}).to_string();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = Command::new("curl")
+                .args(["-sS", "--fail", "-c"])
+                .arg(&self.jar)
+                .args(["-H", "content-type: application/json", "-d", &body])
+                .arg(format!("{}/api/v1/session", self.base))
+                .output()
+                .expect("run curl");
+            if out.status.success() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "log in to {}: {}",
+                self.base,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// GET `path` as JSON; `None` on a non-2xx answer.
+    pub fn get(&self, path: &str) -> Option<serde_json::Value> {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", "-b"])
+            .arg(&self.jar)
+            .arg(format!("{}{path}", self.base))
+            .output()
+            .expect("run curl");
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
 }
 
 /// `curl URL` as text.

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 async fn an_upload_seen_three_ways_becomes_one_published_take_with_working_links_and_one_notice() {
     let mut p = Pipeline::start().await;
     let (metrics, caption_metrics) = p.spawn_all();
+    let dashboard = p.spawn_dashboard("caidd");
     let take = spoken_take();
     let sidecar_key = KEY.replace(".mov", ".json");
     p.uploader
@@ -29,6 +30,29 @@ async fn an_upload_seen_three_ways_becomes_one_published_take_with_working_links
         .expect("upload the sidecar");
     let (uploaded, sent) = p.upload(KEY, &take).await;
     let take_id = moocpipe_ingest::take_id(&p.raw_bucket, KEY, &uploaded.etag);
+    // The catalog follows the take: its states as the dashboard's API tells
+    // them, from the upload to the notice.
+    let follower = {
+        let path = format!("/api/v1/takes/{take_id}");
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(300);
+            let mut seen: Vec<(String, i64)> = Vec::new();
+            while std::time::Instant::now() < deadline {
+                if let Some(take) = dashboard.get(&path) {
+                    let state = take["summary"]["state"].as_str().unwrap_or("").to_owned();
+                    let notice = take["summary"]["notice_sent"].as_i64().unwrap_or(0);
+                    if seen.last() != Some(&(state.clone(), notice)) {
+                        seen.push((state.clone(), notice));
+                    }
+                    if state == "published" && notice == 1 {
+                        break;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            (seen, dashboard)
+        })
+    };
 
     // Way 2: `moocpipe submit`. Way 3: an S3 event (the scan is way 1).
     let uri = format!("s3://{}/{KEY}", p.raw_bucket);
@@ -62,6 +86,50 @@ async fn an_upload_seen_three_ways_becomes_one_published_take_with_working_links
     .await;
 
     let published = p.published_in_full(&take_id).await;
+    let (states, dashboard) = follower.join().expect("the catalog follower");
+    let order = [
+        "uploaded",
+        "probing",
+        "transcoding",
+        "captioning",
+        "published",
+    ];
+    let rank = |s: &str| order.iter().position(|o| *o == s);
+    assert_eq!(
+        states.last().map(|(s, n)| (s.as_str(), *n)),
+        Some(("published", 1)),
+        "the catalog ends at published with the notice sent: {states:?}\n{}",
+        p.logs()
+    );
+    assert!(
+        states
+            .windows(2)
+            .all(|w| rank(&w[0].0) <= rank(&w[1].0) && rank(&w[0].0).is_some()),
+        "states only move forward: {states:?}"
+    );
+    assert!(
+        states.len() >= 2,
+        "seen before it was published: {states:?}"
+    );
+    let overview = dashboard.get("/api/v1/overview").expect("overview");
+    let published_count = overview["states"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["state"] == "published"))
+        .and_then(|c| c["takes"].as_i64());
+    assert_eq!(published_count, Some(1), "{overview}");
+    let jobs = dashboard
+        .get(&format!("/api/v1/takes/{take_id}/jobs"))
+        .expect("job history");
+    let stages: Vec<&str> = jobs
+        .as_array()
+        .map(|a| a.iter().filter_map(|j| j["stage"].as_str()).collect())
+        .unwrap_or_default();
+    for stage in ["probe", "transcode", "caption", "report"] {
+        assert!(
+            stages.contains(&stage),
+            "{stage} in the job history: {jobs}"
+        );
+    }
     let transcode: TranscodeRecord = p
         .record(&take_id, "transcode", Duration::from_secs(1))
         .await;

@@ -1,0 +1,297 @@
+//! The CAIDD dashboard in a real headless Chromium: a course processed by
+//! `moocpipe process`, served by `moocpipe serve --data`, read by a
+//! reviewer and a studio user. Screenshots of every page are saved under
+//! `target/test-artifacts/dashboard/`.
+
+use moocpipe_tests::browser::{add_user, artifacts, Browser, Dashboard};
+use moocpipe_tests::cli::moocpipe;
+use moocpipe_tests::media;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+const XSS_TITLE: &str = "<script>alert(1)</script>";
+const PASSWORD: &str = "reviewer password 1";
+
+/// A course with a compliant take (an XSS title, the author's captions)
+/// and a phone take that fails the spec, processed into `data`.
+fn processed_course(dir: &Path, data: &Path) {
+    let course = dir.join("physics-101");
+    let good = media::place_in(
+        &media::compliant_prores_2s(),
+        dir,
+        "physics-101/01-mechanics/01-motion/take-01.mov",
+    );
+    std::fs::write(
+        good.with_extension("json"),
+        serde_json::json!({"title": XSS_TITLE, "language": "en"}).to_string(),
+    )
+    .expect("sidecar");
+    std::fs::write(
+        good.with_extension("vtt"),
+        "WEBVTT\n\n00:00.000 --> 00:01.500\nThe first law of motion.\n",
+    )
+    .expect("author captions");
+    media::place_in(
+        &media::h264_long_gop_mov(),
+        dir,
+        "physics-101/01-mechanics/02-forces/take-01.mov",
+    );
+    std::fs::write(
+        course.join("course.json"),
+        r#"{"title": "Physics 101", "launch_date": "2031-02-01"}"#,
+    )
+    .expect("course.json");
+    let out = moocpipe(&[
+        "process",
+        "--data",
+        &data.to_string_lossy(),
+        "--rungs",
+        "1080p",
+        "--preset",
+        "ultrafast",
+        &course.to_string_lossy(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one take fails the spec: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The processed course, made once for the tests of this file:
+/// `target/test-artifacts/dashboard/work/{physics-101,data}`.
+fn processed() -> &'static Path {
+    static WORK: OnceLock<PathBuf> = OnceLock::new();
+    WORK.get_or_init(|| {
+        let work = artifacts("dashboard").join("work");
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work).expect("work folder");
+        processed_course(&work, &work.join("data"));
+        work
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_reads_a_processed_course_and_plays_its_take_in_chromium() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = processed().join("data");
+    let data_arg = data.to_string_lossy().into_owned();
+    let catalog = ["--data", data_arg.as_str()];
+    add_user(&catalog, "reviewer", "caidd", PASSWORD);
+    add_user(&catalog, "studio", "studio", PASSWORD);
+    let dash = Dashboard::start(&catalog, &[], dir.path());
+    let shots = artifacts("dashboard");
+    let browser = Browser::start().await;
+    let base = dash.url.clone();
+
+    // Not logged in: every page leads to the login form.
+    browser.open(&format!("{base}/overview")).await;
+    assert!(
+        browser.eval("location.pathname").await == "/login",
+        "redirected to the login page"
+    );
+    browser.screenshot(&shots.join("login.png")).await;
+
+    browser.log_in(&base, "reviewer", PASSWORD).await;
+    browser.open(&format!("{base}/overview")).await;
+    assert_eq!(
+        browser.text("[data-count=published]").await,
+        "1",
+        "{}",
+        dash.log_text()
+    );
+    assert_eq!(browser.text("[data-count=failed_spec]").await, "1");
+    assert!(
+        browser.text("table.rules").await.contains("video."),
+        "failing rules listed"
+    );
+    browser.screenshot(&shots.join("overview.png")).await;
+
+    browser.open(&format!("{base}/courses")).await;
+    let courses = browser.text("table.courses").await;
+    assert!(courses.contains("Physics 101"), "{courses}");
+    browser.screenshot(&shots.join("courses.png")).await;
+
+    browser.open(&format!("{base}/courses/physics-101")).await;
+    assert_eq!(browser.text("h1").await, "Physics 101");
+    let takes = browser.text("section.module").await;
+    assert!(
+        takes.contains("Lesson 1") && takes.contains("Lesson 2"),
+        "{takes}"
+    );
+    assert!(
+        takes.contains(XSS_TITLE),
+        "the title shows as text: {takes}"
+    );
+    assert_eq!(
+        browser
+            .eval("document.querySelectorAll('main script').length")
+            .await,
+        0,
+        "no script element came from a title"
+    );
+    assert!(
+        browser.text("section.report").await.contains("course."),
+        "segment report inline"
+    );
+    browser.screenshot(&shots.join("course.png")).await;
+
+    // The compliant take's page: its title is text, its rendition plays
+    // and its captions load.
+    let href = browser
+        .eval("document.querySelector('tr[data-take] a[href^=\"/takes/\"]').getAttribute('href')")
+        .await;
+    let href = href.as_str().expect("a take link").to_owned();
+    browser.open(&format!("{base}{href}")).await;
+    assert_eq!(browser.text("h1").await, XSS_TITLE);
+    assert!(
+        browser.client.get_alert_text().await.is_err(),
+        "no alert: the title was not run"
+    );
+    assert!(browser.text("table.spec").await.contains("pass"));
+    browser
+        .eval("(function(){var v=document.getElementById('player'); v.muted=true; v.play(); return true;})()")
+        .await;
+    browser
+        .wait_for("document.getElementById('player').currentTime > 0.3")
+        .await;
+    browser
+        .wait_for("document.querySelector('track').readyState === 2")
+        .await;
+    let cues = browser
+        .eval("document.getElementById('player').textTracks[0].cues.length")
+        .await;
+    assert_eq!(cues, 1, "the author's one cue loaded");
+    let downloads = browser.text("ul.downloads").await;
+    assert!(
+        downloads.contains("1080p") && downloads.contains("captions.vtt"),
+        "{downloads}"
+    );
+    browser.screenshot(&shots.join("take.png")).await;
+
+    // A reviewer is not an admin: no dead letters.
+    browser.open(&format!("{base}/dead-letters")).await;
+    assert_eq!(browser.text("h1").await, "Not allowed");
+
+    // A studio user gets 403 on the dead-letters page too.
+    browser.open(&format!("{base}/overview")).await;
+    browser
+        .client
+        .find(fantoccini::Locator::Css("form.logout button"))
+        .await
+        .expect("log out button")
+        .click()
+        .await
+        .expect("log out");
+    browser.wait_for("location.pathname === '/login'").await;
+    browser.log_in(&base, "studio", PASSWORD).await;
+    let status = browser
+        .client
+        .execute_async(
+            "var done = arguments[0]; fetch('/dead-letters').then(function(r){ done(r.status); });",
+            vec![],
+        )
+        .await
+        .expect("fetch");
+    assert_eq!(status, 403);
+    browser.open(&format!("{base}/dead-letters")).await;
+    assert_eq!(browser.text("h1").await, "Not allowed");
+    browser
+        .screenshot(&shots.join("studio-dead-letters.png"))
+        .await;
+
+    browser.close().await;
+}
+
+/// Logs in with curl: the session cookie (`name=value`) and CSRF token.
+fn api_login(base: &str, name: &str) -> (String, String) {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--fail",
+            "-D",
+            "-",
+            "-H",
+            "content-type: application/json",
+            "-d",
+        ])
+        .arg(serde_json::json!({"name": name, "password": PASSWORD}).to_string())
+        .arg(format!("{base}/api/v1/session"))
+        .output()
+        .expect("curl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let cookie = text
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie:")
+                .then(|| {
+                    l["set-cookie:".len()..]
+                        .trim()
+                        .split(';')
+                        .next()
+                        .map(str::to_owned)
+                })
+                .flatten()
+        })
+        .expect("a session cookie");
+    let body = text.split("\r\n\r\n").nth(1).expect("a body");
+    let json: serde_json::Value = serde_json::from_str(body.trim()).expect("json");
+    (
+        cookie,
+        json["csrf_token"].as_str().expect("csrf").to_owned(),
+    )
+}
+
+/// The OpenAPI document fuzzed by Schemathesis against the running server,
+/// logged in as an admin (every route reachable): no 5xx, every response
+/// as its schema says, every status documented.
+#[test]
+fn the_api_matches_its_openapi_document_under_schemathesis() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let ensure = Command::new("bash")
+        .arg(root.join("scripts/schemathesis.sh"))
+        .arg("ensure")
+        .output()
+        .expect("scripts/schemathesis.sh");
+    assert!(
+        ensure.status.success(),
+        "installing schemathesis: {}",
+        String::from_utf8_lossy(&ensure.stderr)
+    );
+    let st = String::from_utf8_lossy(&ensure.stdout).trim().to_owned();
+    let data = processed().join("data");
+    let data_arg = data.to_string_lossy().into_owned();
+    let catalog = ["--data", data_arg.as_str()];
+    add_user(&catalog, "fuzzer", "admin", PASSWORD);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dash = Dashboard::start(&catalog, &[], dir.path());
+    let (cookie, csrf) = api_login(&dash.url, "fuzzer");
+    let out = Command::new(&st)
+        .args(["run", &format!("{}/api/openapi.json", dash.url)])
+        .args(["--checks", "all", "--max-examples", "40"])
+        .args(["-H", &format!("Cookie: {cookie}")])
+        .args(["-H", &format!("x-csrf-token: {csrf}")])
+        .env("SCHEMATHESIS_HOOKS", "")
+        .current_dir(dir.path())
+        .output()
+        .expect("run schemathesis");
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "schemathesis found problems:\n{report}\n{}",
+        dash.log_text()
+    );
+    assert!(report.contains("passed"), "{report}");
+}
