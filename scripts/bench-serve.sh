@@ -6,20 +6,34 @@
 # percentiles and the server's own time per request (its
 # moocpipe_http_request_seconds histogram), as a markdown table.
 #   scripts/bench-serve.sh [COURSES] [TAKES] [SECONDS]
+# MOOCPIPE_BENCH_PROFILE=debug uses the debug build the tests use (slower:
+# an upper bound) instead of building a release.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$MOOCPIPE_ROOT"
 COURSES="${1:-100}"
 TAKES="${2:-30}"
 SECONDS_EACH="${3:-20}"
-bench_prepare
+PROFILE="${MOOCPIPE_BENCH_PROFILE:-release}"
+if [ "$PROFILE" = release ]; then
+  bench_prepare
+  cargo build --release --locked -q -p moocpipe-tests --bin seed_catalog
+else
+  bash scripts/install-deps.sh
+  require_rust
+  # The whole workspace, as the tests build it (a -p build would change features).
+  cargo build --locked -q --workspace --bins
+  BENCH="$MOOCPIPE_ROOT/.bench"
+  mkdir -p "$BENCH"
+fi
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --locked -q -p moocpipe-tests --bin seed_catalog
-MOOCPIPE="$MOOCPIPE_ROOT/target/release/moocpipe"
+command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
+MOOCPIPE="$MOOCPIPE_ROOT/target/$PROFILE/moocpipe"
+SEED="$MOOCPIPE_ROOT/target/$PROFILE/seed_catalog"
 DATA="$BENCH/serve-$COURSES-$TAKES"
 if [ ! -d "$DATA/takes" ]; then
   say "seeding $COURSES courses × $TAKES takes into $DATA"
-  target/release/seed_catalog "$DATA" "$COURSES" "$TAKES"
+  "$SEED" "$DATA" "$COURSES" "$TAKES"
 fi
 rm -f "$DATA/catalog.sqlite"*
 say "catalog sync (every record read from the store into SQLite)"
@@ -37,7 +51,7 @@ COOKIE=$(curl -fsS -D - -o /dev/null -H 'content-type: application/json' \
   | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p')
 COURSE="course-$(printf '%03d' $((COURSES / 2)))"
 echo
-echo "Catalog: $COURSES courses × $TAKES takes; sync from the store ${sync_secs}s. wrk: 2 threads, 50 connections, ${SECONDS_EACH}s per page; $(nproc) cores shared by wrk and the server."
+echo "Build: $PROFILE. Catalog: $COURSES courses × $TAKES takes; sync from the store ${sync_secs}s. wrk: 2 threads, 50 connections, ${SECONDS_EACH}s per page; $(nproc) cores shared by wrk and the server."
 echo
 echo "| page | requests/s | p50 (ms) | p90 (ms) | p99 (ms) | server mean (ms) | bytes |"
 echo "|---|---|---|---|---|---|---|"

@@ -134,6 +134,14 @@ pub async fn takes(
 ) -> Result<Json<TakePage>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(ErrorKind::BadRequest, e.body_text()))?;
     let page = query.page()?;
+    if let Some(state) = query.state.as_deref() {
+        if moocpipe_catalog::TakeState::parse(state).is_none() {
+            return Err(ApiError::new(
+                ErrorKind::BadRequest,
+                format!("no state {state:?}: one of uploaded, probing, failed_spec, error, transcoding, captioning, published, dead_lettered"),
+            ));
+        }
+    }
     let filter = TakeFilter {
         course: query.course,
         state: query.state,

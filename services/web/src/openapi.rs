@@ -32,6 +32,9 @@ pub fn document() -> Value {
         let mut parameters = Vec::new();
         for p in route.params {
             let mut schema = json!({"type": p.ty});
+            if !p.values.is_empty() {
+                schema["enum"] = json!(p.values);
+            }
             if p.ty == "integer" {
                 let maximum = if p.name == "per_page" {
                     i64::from(moocpipe_catalog::Page::MAX_PER_PAGE)
@@ -158,6 +161,15 @@ mod tests {
                 schemas.keys()
             );
         }
+        let states = &doc["paths"]["/api/v1/takes"]["get"]["parameters"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == "state"))
+            .expect("state parameter")["schema"]["enum"];
+        let all: Vec<&str> = moocpipe_catalog::state::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(states, &json!(all), "the state filter lists every state");
         let text = doc.to_string();
         assert!(
             !text.contains("#/$defs"),

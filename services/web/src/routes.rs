@@ -41,6 +41,8 @@ pub struct Param {
     /// `string` or `integer`.
     pub ty: &'static str,
     pub description: &'static str,
+    /// The values it may take, when they are few.
+    pub values: &'static [&'static str],
 }
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -71,12 +73,14 @@ const PAGE_PARAMS: [Param; 2] = [
         in_path: false,
         ty: "integer",
         description: "1-based page number",
+        values: &[],
     },
     Param {
         name: "per_page",
         in_path: false,
         ty: "integer",
         description: "items per page, 1–500 (default 50)",
+        values: &[],
     },
 ];
 const TAKE_ID: Param = Param {
@@ -84,18 +88,21 @@ const TAKE_ID: Param = Param {
     in_path: true,
     ty: "string",
     description: "the take's id",
+    values: &[],
 };
 const COURSE: Param = Param {
     name: "course",
     in_path: true,
     ty: "string",
     description: "the course's folder name",
+    values: &[],
 };
 const STAGE: Param = Param {
     name: "stage",
     in_path: true,
     ty: "string",
-    description: "probe, transcode, caption or report",
+    description: "the stage whose dead letters",
+    values: &["probe", "transcode", "caption", "report"],
 };
 
 const fn page(
@@ -266,12 +273,23 @@ pub const ROUTES: &[RouteSpec] = &[
                 in_path: false,
                 ty: "string",
                 description: "only this course's",
+                values: &[],
             },
             Param {
                 name: "state",
                 in_path: false,
                 ty: "string",
                 description: "only takes in this state",
+                values: &[
+                    "uploaded",
+                    "probing",
+                    "failed_spec",
+                    "error",
+                    "transcoding",
+                    "captioning",
+                    "published",
+                    "dead_lettered",
+                ],
             },
         ],
         schema::<api::TakePage>,
@@ -406,10 +424,11 @@ async fn track(State(app): State<SharedApp>, request: Request, next: Next) -> Re
 /// A route the table does not know is refused: every route must say who
 /// may call it.
 async fn unlisted(State(_app): State<SharedApp>, request: Request, next: Next) -> Response {
+    // A known path with another method is axum's 405, not ours to refuse.
     let listed = request
         .extensions()
         .get::<MatchedPath>()
-        .is_none_or(|p| find(request.method(), p.as_str()).is_some());
+        .is_none_or(|p| ROUTES.iter().any(|r| r.path == p.as_str()));
     if listed {
         next.run(request).await
     } else {

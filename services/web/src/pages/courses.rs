@@ -122,7 +122,7 @@ fn takes_table(takes: &[TakeSummary]) -> Markup {
 /// Rules with what was required and measured, and their verdicts.
 pub fn rules_table(rules: &[RuleResult]) -> Markup {
     html! {
-        table.spec {
+        div.scroll { table.spec {
             thead { tr { th { "Rule" } th { "Clause" } th { "Required" } th { "Measured" } th { "Verdict" } } }
             tbody {
                 @for r in rules {
@@ -135,7 +135,7 @@ pub fn rules_table(rules: &[RuleResult]) -> Markup {
                     }
                 }
             }
-        }
+        } }
     }
 }
 

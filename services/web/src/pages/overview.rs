@@ -43,14 +43,14 @@ pub async fn page(
                 @if overview.failing_rules_week.is_empty() {
                     p.muted { "No take failed a rule in the last 7 days." }
                 } @else {
-                    table.rules {
+                    div.scroll { table.rules {
                         thead { tr { th { "Rule" } th.num { "Takes" } } }
                         tbody {
                             @for rule in &overview.failing_rules_week {
                                 tr { td { code { (rule.rule) } } td.num { (rule.takes) } }
                             }
                         }
-                    }
+                    } }
                 }
             }
             section {
@@ -58,7 +58,7 @@ pub async fn page(
                 @if overview.mode == "embedded" {
                     p.muted { "The embedded mode runs takes with " code { "moocpipe process" } "; it keeps no job queue." }
                 }
-                table.jobs {
+                div.scroll { table.jobs {
                     thead { tr { th { "Stage" } th { "Take" } th { "State" } th { "Progress" } th { "ETA" } th { "Worker" } } }
                     tbody id="jobs" {
                         @for job in &overview.jobs {
@@ -75,7 +75,7 @@ pub async fn page(
                             tr.empty { td colspan="6" { "No job is running." } }
                         }
                     }
-                }
+                } }
             }
         }
         p.muted.updated { "Updated " span data-updated { "now" } "." }

@@ -101,7 +101,7 @@ pub async fn page(
                     @if qc.findings.is_empty() {
                         p.muted { "No findings." }
                     } @else {
-                        table.findings {
+                        div.scroll { table.findings {
                             thead { tr { th { "From" } th { "To" } th { "Kind" } th { "Severity" } th { "What" } } }
                             tbody {
                                 @for f in &qc.findings {
@@ -114,7 +114,7 @@ pub async fn page(
                                     }
                                 }
                             }
-                        }
+                        } }
                     }
                 }
             }
