@@ -53,15 +53,19 @@ COURSE="course-$(printf '%03d' $((COURSES / 2)))"
 echo
 echo "Build: $PROFILE. Catalog: $COURSES courses × $TAKES takes; sync from the store ${sync_secs}s. wrk: 2 threads, 50 connections, ${SECONDS_EACH}s per page; $(nproc) cores shared by wrk and the server."
 echo
-echo "| page | requests/s | p50 (ms) | p90 (ms) | p99 (ms) | server mean (ms) | bytes |"
-echo "|---|---|---|---|---|---|---|"
-for path in /overview "/courses/$COURSE" /courses /api/v1/overview; do
-  before=$(curl -fsS "http://127.0.0.1:$PORT/metrics")
-  out=$(wrk -t2 -c50 -d"${SECONDS_EACH}s" --latency -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$path")
-  after=$(curl -fsS "http://127.0.0.1:$PORT/metrics")
-  bytes=$(curl -fsS -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$path" | wc -c)
-  route=$(echo "$path" | sed "s|/courses/$COURSE|/courses/{course}|")
-  mean=$(python3 - "$route" "$before" "$after" <<'PY'
+run() { # connections
+  echo
+  echo "$1 connection(s):"
+  echo
+  echo "| page | requests/s | p50 (ms) | p90 (ms) | p99 (ms) | server mean (ms) | bytes |"
+  echo "|---|---|---|---|---|---|---|"
+  for path in /overview "/courses/$COURSE" /courses /api/v1/overview; do
+    before=$(curl -fsS "http://127.0.0.1:$PORT/metrics")
+    out=$(wrk -t"$(( $1 < 2 ? 1 : 2 ))" -c"$1" -d"${SECONDS_EACH}s" --latency -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$path")
+    after=$(curl -fsS "http://127.0.0.1:$PORT/metrics")
+    bytes=$(curl -fsS -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$path" | wc -c)
+    route=$(echo "$path" | sed "s|/courses/$COURSE|/courses/{course}|")
+    mean=$(python3 - "$route" "$before" "$after" <<'PY'
 import sys, re
 route, before, after = sys.argv[1], sys.argv[2], sys.argv[3]
 def get(text, name):
@@ -72,7 +76,10 @@ n = get(after, "moocpipe_http_request_seconds_count") - get(before, "moocpipe_ht
 print("%.2f" % (1000 * s / n) if n else "n/a")
 PY
 )
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  pct() { echo "$out" | awk -v p="$1" '$1 == p {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; printf "%.1f", v}'; }
-  echo "| \`$path\` | $rps | $(pct 50%) | $(pct 90%) | $(pct 99%) | $mean | $bytes |"
-done
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    pct() { echo "$out" | awk -v p="$1" '$1 == p {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; printf "%.1f", v}'; }
+    echo "| \`$path\` | $rps | $(pct 50%) | $(pct 90%) | $(pct 99%) | $mean | $bytes |"
+  done
+}
+run 50
+run 1
