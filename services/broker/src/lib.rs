@@ -79,6 +79,7 @@
 //! and a sweeper republishes the job — no path loses it.
 
 pub mod connect;
+pub mod consume;
 pub mod dlq;
 pub mod error;
 pub mod health;

@@ -5,15 +5,11 @@ use crate::ingest::{job_for, scan_once};
 use crate::metrics::StageMetrics;
 use crate::stages::{caption, probe, report, transcode};
 use crate::{events, serve, Context, Settings, Stores};
-use futures_util::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueDeclareOptions,
-};
-use lapin::types::FieldTable;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
 use moocpipe_broker::topology::declare;
 use moocpipe_broker::{
-    run_worker, AmqpConfig, BrokerError, Job, JobError, Outgoing, PrometheusMetrics, Publisher,
-    Stage, Topology, WorkerOptions,
+    consume, run_worker, AmqpConfig, BrokerError, Job, JobError, Outgoing, PrometheusMetrics,
+    Publisher, Stage, Topology, WorkerOptions,
 };
 /// The control database's URL, password hidden when shown.
 pub use moocpipe_control::DatabaseUrl;
@@ -282,36 +278,15 @@ async fn consume_events(
 ) -> Result<(), BrokerError> {
     let (connection, publisher) = connect(run).await?;
     let channel = connection.create_channel().await?;
-    channel
-        .queue_declare(
-            queue,
-            QueueDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
-    channel.basic_qos(16, BasicQosOptions::default()).await?;
-    let mut consumer = channel
-        .basic_consume(
-            queue,
-            "moocpipe-ingest-events",
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    loop {
-        let delivery = tokio::select! {
-            next = consumer.next() => next,
-            () = shutdown.cancelled() => break,
-        };
-        let Some(delivery) = delivery else {
-            return Err(BrokerError::Disconnected(
-                "the broker cancelled the S3 event consumer",
-            ));
-        };
-        let delivery = delivery?;
+    let mut consumer =
+        consume::durable_queue(&channel, queue, &[], 16, "moocpipe-ingest-events").await?;
+    while let Some(delivery) = consume::next(
+        &mut consumer,
+        shutdown,
+        "the broker cancelled the S3 event consumer",
+    )
+    .await?
+    {
         match events::parse(&delivery.data) {
             Ok(created) => {
                 for object in created {

@@ -8,14 +8,10 @@
 //! - Embedded: the data folder is scanned every few seconds and a take
 //!   whose records changed (by modification time) is synced.
 
-use futures_util::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueBindOptions,
-    QueueDeclareOptions,
-};
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::options::{BasicAckOptions, BasicNackOptions};
+use lapin::types::AMQPValue;
 use moocpipe_broker::message::HEADER_TAKE_ID;
-use moocpipe_broker::{topology, BrokerError};
+use moocpipe_broker::{consume, topology, BrokerError};
 use moocpipe_catalog::sync::{sync_course, sync_take};
 use moocpipe_catalog::{Catalog, CatalogError};
 use moocpipe_storage::layout::{self, Record};
@@ -86,46 +82,23 @@ async fn consume(
     let channel = connection.create_channel().await?;
     topology::declare(&channel, &broker.topology).await?;
     let queue = queue_name(&broker.topology);
-    channel
-        .queue_declare(
-            &queue,
-            QueueDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
-    channel
-        .queue_bind(
-            &queue,
-            &broker.topology.events_exchange(),
-            "take.#",
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    channel.basic_qos(8, BasicQosOptions::default()).await?;
-    let mut consumer = channel
-        .basic_consume(
-            &queue,
-            "moocpipe-catalog",
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let events = broker.topology.events_exchange();
+    let mut consumer = consume::durable_queue(
+        &channel,
+        &queue,
+        &[(events.as_str(), "take.#")],
+        8,
+        "moocpipe-catalog",
+    )
+    .await?;
     tracing::info!(%queue, "catalog follows the pipeline's events");
-    loop {
-        let delivery = tokio::select! {
-            next = consumer.next() => next,
-            () = shutdown.cancelled() => break,
-        };
-        let Some(delivery) = delivery else {
-            return Err(BrokerError::Disconnected(
-                "the broker cancelled the catalog consumer",
-            ));
-        };
-        let delivery = delivery?;
+    while let Some(delivery) = consume::next(
+        &mut consumer,
+        shutdown,
+        "the broker cancelled the catalog consumer",
+    )
+    .await?
+    {
         let take_id = delivery
             .properties
             .headers()
