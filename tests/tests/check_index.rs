@@ -15,20 +15,28 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn check(file: &Path, full: bool) -> ProbeRecord {
+    checked(file, full).0
+}
+
+/// The record, and whether the take was measured without starting
+/// GStreamer (from the debug log).
+fn checked(file: &Path, full: bool) -> (ProbeRecord, bool) {
     let mut command = Command::new(moocpipe_bin());
     command.args(["check", "--json"]);
     if full {
         command.arg("--full");
     }
-    let out = command.arg(file).output().expect("run moocpipe check");
+    let out = command
+        .arg(file)
+        .env("MOOCPIPE_LOG", "moocpipe_media=debug")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run moocpipe check");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "{}: not a record ({e}): {stdout}\n{}",
-            file.display(),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    let log = String::from_utf8_lossy(&out.stderr);
+    let record = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{}: not a record ({e}): {stdout}\n{log}", file.display()));
+    (record, log.contains("gstreamer=false"))
 }
 
 /// Equal but for floating-point values, which may differ in the last
@@ -105,7 +113,10 @@ fn dnxhd_mxf_with(
     made(dir, name, "gst-launch-1.0", &args)
 }
 
-fn corpus(dir: &Path) -> Vec<(PathBuf, Option<MeasuredFrom>)> {
+/// Each file, how it should be measured, and whether without GStreamer
+/// (ProRes and DNxHR with PCM in MOV: every codec fact in the sample
+/// descriptions and the first frame's header).
+fn corpus(dir: &Path) -> Vec<(PathBuf, Option<MeasuredFrom>, bool)> {
     use MeasuredFrom::{Demux, Index};
     let noise = dir.join("noise.mov");
     let bytes = media::noise_bytes(200_000);
@@ -115,29 +126,31 @@ fn corpus(dir: &Path) -> Vec<(PathBuf, Option<MeasuredFrom>)> {
         media::truncated_copy(&src, len, dir, name)
     };
     vec![
-        (media::compliant_prores_mov(), Some(Index)),
-        (media::compliant_faststart_mov(), Some(Index)),
-        (media::prores_hq_video_only(), Some(Index)),
-        (media::prores_pcm_44k(), Some(Index)),
-        (media::prores_pcm_16bit(), Some(Index)),
-        (media::prores_pcm_float(), Some(Index)),
-        (media::prores_pcm_mono(), Some(Index)),
-        (media::prores_two_mono_tracks(), Some(Index)),
-        (media::prores_two_video_streams(), Some(Index)),
-        (media::prores_720p(), Some(Index)),
-        (media::prores_15fps(), Some(Index)),
-        (media::prores_23_976(), Some(Index)),
-        (media::prores_standard_low_rate(), Some(Index)),
-        (media::prores_interlaced(), Some(Index)),
-        (media::h264_long_gop_mov(), Some(Index)),
-        (media::h264_all_intra_aac_mp4(), Some(Index)),
-        (media::dnxhr_mov(), Some(Index)),
-        (media::rgb555_mov(), Some(Index)),
+        (media::compliant_prores_mov(), Some(Index), true),
+        (media::compliant_faststart_mov(), Some(Index), true),
+        (media::prores_hq_video_only(), Some(Index), true),
+        (media::prores_pcm_44k(), Some(Index), true),
+        (media::prores_pcm_16bit(), Some(Index), true),
+        (media::prores_pcm_float(), Some(Index), true),
+        (media::prores_pcm_mono(), Some(Index), true),
+        (media::prores_two_mono_tracks(), Some(Index), true),
+        (media::prores_two_video_streams(), Some(Index), true),
+        (media::prores_720p(), Some(Index), true),
+        (media::prores_15fps(), Some(Index), true),
+        (media::prores_23_976(), Some(Index), true),
+        (media::prores_standard_low_rate(), Some(Index), true),
+        (media::prores_interlaced(), Some(Index), true),
+        // H.264 and AAC: the parsers' caps, from the heads pass.
+        (media::h264_long_gop_mov(), Some(Index), false),
+        (media::h264_all_intra_aac_mp4(), Some(Index), false),
+        (media::dnxhr_mov(), Some(Index), true),
+        (media::rgb555_mov(), Some(Index), false),
         // MXF OP1a: the index table segments and the first edit unit.
-        (media::dnxhd_mxf(), Some(Index)),
+        (media::dnxhd_mxf(), Some(Index), false),
         (
             dnxhd_mxf_with(dir, "two-mono.mxf", "25/1", 25, &[(1, 1920), (1, 1920)]),
             Some(Index),
+            false,
         ),
         // ffmpeg's MXF: a constant-size index, system items, fill and AES3
         // sound, whose demuxed size is not its element's: demux.
@@ -151,6 +164,7 @@ fn corpus(dir: &Path) -> Vec<(PathBuf, Option<MeasuredFrom>)> {
                  -c:a pcm_s24le -ac 2 -f mxf OUT",
             ),
             Some(Demux),
+            false,
         ),
         // Two cameras in MXF: two picture elements an edit unit: demux.
         (
@@ -166,28 +180,31 @@ fn corpus(dir: &Path) -> Vec<(PathBuf, Option<MeasuredFrom>)> {
                  audiotestsrc num-buffers=25 samplesperbuffer=1920 ! audio/x-raw,rate=48000,channels=2,format=S24LE ! m.",
             ),
             Some(Demux),
+            false,
         ),
         // No index of ours: Matroska.
-        (media::mjpeg_mkv(), Some(Demux)),
+        (media::mjpeg_mkv(), Some(Demux), false),
         // Errors: the same error either way.
-        (cut(media::compliant_prores_mov(), "cut.mov"), None),
+        (cut(media::compliant_prores_mov(), "cut.mov"), None, false),
         (
             cut(media::compliant_faststart_mov(), "cut-faststart.mov"),
             None,
+            false,
         ),
-        (cut(media::dnxhd_mxf(), "cut.mxf"), None),
-        (noise, None),
-        (media::wav_audio_only(), None),
-        (media::mov_audio_only(), None),
+        (cut(media::dnxhd_mxf(), "cut.mxf"), None, false),
+        (noise, None, false),
+        (media::wav_audio_only(), None, false),
+        (media::mov_audio_only(), None, false),
     ]
 }
 
 #[test]
 fn the_index_gives_the_verdicts_and_values_of_a_full_read() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for (file, expected_from) in corpus(dir.path()) {
-        let by_index = check(&file, false);
-        let by_demux = check(&file, true);
+    let mut without_gstreamer = 0;
+    for (file, expected_from, expect_no_gstreamer) in corpus(dir.path()) {
+        let (by_index, no_gstreamer) = checked(&file, false);
+        let (by_demux, full_without_gstreamer) = checked(&file, true);
         let name = file.display().to_string();
         assert_eq!(by_index.verdict, by_demux.verdict, "{name}: verdict");
         assert_eq!(
@@ -204,6 +221,12 @@ fn the_index_gives_the_verdicts_and_values_of_a_full_read() {
             by_index.measured_from, expected_from,
             "{name}: measured from"
         );
+        assert_eq!(
+            no_gstreamer, expect_no_gstreamer,
+            "{name}: measured without starting GStreamer"
+        );
+        assert!(!full_without_gstreamer, "{name}: --full demuxes");
+        without_gstreamer += usize::from(no_gstreamer);
         if by_demux.error.is_none() {
             assert_eq!(
                 by_demux.measured_from,
@@ -212,6 +235,10 @@ fn the_index_gives_the_verdicts_and_values_of_a_full_read() {
             );
         }
     }
+    assert_eq!(
+        without_gstreamer, 15,
+        "the takes measured without GStreamer"
+    );
 }
 
 /// `moocpipe check s3://bucket/key` reads the take from the store by ranges

@@ -11,6 +11,7 @@
 //! demux pass. No panic, and no allocation larger than the index box,
 //! whatever the input.
 
+pub mod frame;
 pub mod mov;
 pub mod mxf;
 mod read;
@@ -53,8 +54,13 @@ impl Format {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerIndex {
     pub format: Format,
+    /// The `ftyp` box's major brand (`qt  `, `isom`…), when there is one.
+    pub brand: Option<[u8; 4]>,
     /// The movie's declared duration.
     pub duration_seconds: Option<f64>,
+    /// The same duration as declared: ticks of [`ContainerIndex::timescale`].
+    pub duration_ticks: u64,
+    pub timescale: u32,
     pub tracks: Vec<Track>,
     /// Bytes read to build this index.
     pub bytes_read: u64,
@@ -83,6 +89,22 @@ pub struct Track {
     pub video: Option<VideoEntry>,
     pub audio: Option<AudioEntry>,
     pub samples: SampleStats,
+    /// The edit list (`elst`), empty when the track has none.
+    pub edits: Vec<Edit>,
+    /// The samples carry composition offsets (`ctts`): presentation order
+    /// differs from decoding order.
+    pub composition_offsets: bool,
+}
+
+/// One entry of a track's edit list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edit {
+    /// In the movie's timescale.
+    pub segment_duration: u64,
+    /// In the track's timescale; -1 for an empty edit.
+    pub media_time: i64,
+    /// 16.16 fixed point (0x10000 is normal speed).
+    pub rate: u32,
 }
 
 impl Track {
@@ -113,8 +135,15 @@ pub struct AudioEntry {
     pub channels: u32,
     pub sample_rate: u32,
     pub bits_per_sample: u32,
+    /// The sound description's version (0, 1 or 2).
+    pub version: u16,
     /// QuickTime v2 LPCM flags (float, big-endian, signed…).
     pub lpcm_flags: Option<u32>,
+    /// Bytes per packet: v1's field, v2's constant bytes per packet, 0 in v0.
+    pub bytes_per_packet: u32,
+    /// The `enda` box's flag (in the entry or its `wave` box): true for
+    /// little-endian samples.
+    pub little_endian: Option<bool>,
     /// Extension boxes (`esds`, `chan`, `enda`…) and their payloads.
     pub extensions: Vec<(String, Vec<u8>)>,
 }

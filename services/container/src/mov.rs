@@ -9,7 +9,7 @@
 
 use crate::read::{ByteReader, ReadAt};
 use crate::{
-    AudioEntry, ContainerIndex, Format, IndexError, SampleStats, Track, TrackKind, VideoEntry,
+    AudioEntry, ContainerIndex, Edit, Format, IndexError, SampleStats, Track, TrackKind, VideoEntry,
 };
 
 /// The largest `moov` box read: a 3-hour 25 fps take's tables are a few MB;
@@ -196,6 +196,7 @@ pub fn read<R: ReadAt + ?Sized>(source: &R) -> Result<ContainerIndex, IndexError
         )));
     }
     index.format = format;
+    index.brand = brand;
     index.bytes_read = read + moov.len;
     Ok(index)
 }
@@ -203,7 +204,7 @@ pub fn read<R: ReadAt + ?Sized>(source: &R) -> Result<ContainerIndex, IndexError
 fn parse_moov(buf: &[u8], file_len: u64) -> Result<ContainerIndex, IndexError> {
     let boxes = children(buf)?;
     let mvhd = require(&boxes, b"mvhd", "moov")?;
-    let duration = parse_mvhd(mvhd)?;
+    let (timescale, ticks) = parse_mvhd(mvhd)?;
     let mut tracks = Vec::new();
     for (header, payload) in &boxes {
         if &header.kind == b"trak" {
@@ -212,14 +213,17 @@ fn parse_moov(buf: &[u8], file_len: u64) -> Result<ContainerIndex, IndexError> {
     }
     Ok(ContainerIndex {
         format: Format::QuickTime,
-        duration_seconds: duration,
+        brand: None,
+        duration_seconds: seconds(ticks, timescale),
+        duration_ticks: ticks,
+        timescale,
         tracks,
         bytes_read: 0,
     })
 }
 
-/// The movie's duration in seconds, when it declares one.
-fn parse_mvhd(buf: &[u8]) -> Result<Option<f64>, IndexError> {
+/// The movie's timescale and duration in its ticks.
+fn parse_mvhd(buf: &[u8]) -> Result<(u32, u64), IndexError> {
     let mut r = ByteReader::new(buf);
     let version = r.u8()?;
     r.skip(3)?;
@@ -230,7 +234,7 @@ fn parse_mvhd(buf: &[u8]) -> Result<Option<f64>, IndexError> {
         r.skip(8)?;
         (r.u32()?, u64::from(r.u32()?))
     };
-    Ok(seconds(duration, timescale))
+    Ok((timescale, duration))
 }
 
 fn seconds(ticks: u64, timescale: u32) -> Option<f64> {
@@ -254,6 +258,10 @@ fn parse_trak(buf: &[u8], file_len: u64) -> Result<Track, IndexError> {
     let stbl = children(require(&minf, b"stbl", "minf")?)?;
     let (codec, video, audio) = parse_stsd(require(&stbl, b"stsd", "stbl")?, &kind)?;
     let samples = sample_stats(&stbl, file_len, id)?;
+    let edits = match child(&boxes, b"edts").map(children).transpose()? {
+        Some(edts) => child(&edts, b"elst").map(parse_elst).transpose()?,
+        None => None,
+    };
     Ok(Track {
         id,
         kind,
@@ -263,7 +271,34 @@ fn parse_trak(buf: &[u8], file_len: u64) -> Result<Track, IndexError> {
         video,
         audio,
         samples,
+        edits: edits.unwrap_or_default(),
+        composition_offsets: child(&stbl, b"ctts").is_some(),
     })
+}
+
+/// The edit list: bounded by its box (12 or 20 bytes an entry).
+fn parse_elst(buf: &[u8]) -> Result<Vec<Edit>, IndexError> {
+    let mut r = ByteReader::new(buf);
+    let version = r.u8()?;
+    r.skip(3)?;
+    let count = r.u32()?;
+    let width = if version == 1 { 20 } else { 12 };
+    let table = r.table(count, width)?;
+    let mut r = ByteReader::new(table.bytes());
+    (0..count)
+        .map(|_| {
+            let (segment_duration, media_time) = if version == 1 {
+                (r.u64()?, r.u64()? as i64)
+            } else {
+                (u64::from(r.u32()?), i64::from(r.u32()? as i32))
+            };
+            Ok(Edit {
+                segment_duration,
+                media_time,
+                rate: r.u32()?,
+            })
+        })
+        .collect()
 }
 
 fn parse_tkhd_id(buf: &[u8]) -> Result<u32, IndexError> {
@@ -346,8 +381,13 @@ fn parse_stsd(
             r.skip(4)?; // compression id, packet size
             let mut rate = r.u32()? >> 16;
             let mut flags = None;
+            let mut bytes_per_packet = 0;
             match version {
-                1 => r.skip(16)?,
+                1 => {
+                    r.skip(4)?; // samples per packet
+                    bytes_per_packet = r.u32()?;
+                    r.skip(8)?; // bytes per frame, bytes per sample
+                }
                 2 => {
                     // QuickTime sound description v2: the real values follow.
                     r.skip(4)?; // size of struct
@@ -356,7 +396,8 @@ fn parse_stsd(
                     r.skip(4)?; // always 0x7F000000
                     bits = r.u32()?;
                     flags = Some(r.u32()?);
-                    r.skip(8)?; // bytes per packet, frames per packet
+                    bytes_per_packet = r.u32()?;
+                    r.skip(4)?; // frames per packet
                     rate = if rate64.is_finite() && rate64 > 0.0 && rate64 < 1e7 {
                         rate64.round() as u32
                     } else {
@@ -366,6 +407,13 @@ fn parse_stsd(
                 _ => {}
             }
             let extensions = children(r.rest()).unwrap_or_default();
+            // `enda` in the entry, or in its `wave` box (QuickTime's
+            // extension for in24, in32, fl32…).
+            let wave = child(&extensions, b"wave").and_then(|w| children(w).ok());
+            let little_endian = child(&extensions, b"enda")
+                .or_else(|| wave.as_deref().and_then(|w| child(w, b"enda")))
+                .and_then(|enda| ByteReader::new(enda).u16().ok())
+                .map(|flag| flag != 0);
             Ok((
                 codec,
                 None,
@@ -373,7 +421,10 @@ fn parse_stsd(
                     channels,
                     sample_rate: rate,
                     bits_per_sample: bits,
+                    version,
                     lpcm_flags: flags,
+                    bytes_per_packet,
+                    little_endian,
                     extensions: extensions
                         .iter()
                         .map(|(h, payload)| (fourcc(h.kind), payload.to_vec()))

@@ -167,7 +167,12 @@ impl<'a> ByteReader<'a> {
     }
 }
 
-impl Table<'_> {
+impl<'a> Table<'a> {
+    /// The table's bytes, every entry whole.
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.buf
+    }
+
     /// The `i`-th 32-bit word.
     pub(crate) fn u32_at(&self, i: u64) -> Result<u32, IndexError> {
         let start = usize::try_from(i)

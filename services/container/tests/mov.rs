@@ -5,7 +5,7 @@
 mod fixtures;
 
 use fixtures::{consistent, ffprobe_packets, generate};
-use moocpipe_container::{mov, FileSource, IndexError, TrackKind};
+use moocpipe_container::{frame, mov, FileSource, IndexError, ReadAt, TrackKind};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -77,6 +77,28 @@ fn a_prores_take_is_measured_from_its_index_alone() {
         (audio.channels, audio.sample_rate, audio.bits_per_sample),
         (2, 48000, 24)
     );
+    // qtmux: little-endian 24-bit as `sowt`, sound description v1.
+    assert_eq!((audio.version, audio.bytes_per_packet), (1, 3));
+    assert_eq!(index.brand, Some(*b"qt  "));
+    assert!(index.timescale > 0 && index.duration_ticks > 0);
+    for track in &index.tracks {
+        assert!(!track.composition_offsets);
+        assert!(
+            track.edits.len() <= 1 && track.edits.iter().all(|e| e.media_time == 0),
+            "{:?}",
+            track.edits
+        );
+    }
+
+    // The first frame's header, read where the index says it is.
+    let before = source.bytes_read();
+    let head = source
+        .read_at(video.samples.first_offset, frame::HEAD_BYTES)
+        .expect("read");
+    let header = frame::prores_header(&head).expect("an icpf frame");
+    assert_eq!(u64::from(header.frame_size), video.samples.first_size);
+    assert!(!header.interlaced, "progressive");
+    assert_eq!(source.bytes_read() - before, frame::HEAD_BYTES as u64);
 
     // The point of it all: a few kilobytes of a 15 MB take.
     let size = std::fs::metadata(path).expect("size").len();
@@ -85,7 +107,10 @@ fn a_prores_take_is_measured_from_its_index_alone() {
         "read {} of {size} bytes",
         source.bytes_read()
     );
-    assert_eq!(index.bytes_read, source.bytes_read());
+    assert_eq!(
+        index.bytes_read + frame::HEAD_BYTES as u64,
+        source.bytes_read()
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@ use gstreamer as gst;
 use gstreamer_audio as gst_audio;
 use gstreamer_pbutils as pbutils;
 use gstreamer_video as gst_video;
+use moocpipe_container::frame;
 use moocpipe_proto::Interlacing;
 
 /// Codec-level facts of a video stream.
@@ -62,50 +63,8 @@ pub fn video(demuxed: Option<&gst::Caps>, parsed: Option<&gst::Caps>, head: &[u8
         _ => Interlacing::Interlaced,
     });
 
-    if let Some(h) = prores_header(head) {
-        let variant = fields.str("variant");
-        let (codec, depth) = match variant.as_deref() {
-            Some("proxy") => ("ProRes 422 Proxy", 10),
-            Some("lt") => ("ProRes 422 LT", 10),
-            Some("standard") => ("ProRes 422", 10),
-            Some("hq") => ("ProRes 422 HQ", 10),
-            Some("4444") => ("ProRes 4444", 12),
-            Some("4444xq") => ("ProRes 4444 XQ", 12),
-            _ if h.chroma_444 => ("ProRes 4444", 12),
-            _ => ("ProRes 422", 10),
-        };
-        return VideoCodec {
-            codec: codec.into(),
-            profile: variant,
-            bit_depth: Some(depth),
-            chroma: Some(if h.chroma_444 { "4:4:4" } else { "4:2:2" }.into()),
-            interlacing: Some(if h.interlaced {
-                Interlacing::Interlaced
-            } else {
-                Interlacing::Progressive
-            }),
-        };
-    }
-    if let Some(h) = dnx_header(head) {
-        let (codec, profile) = match h.cid {
-            1270 => ("DNxHR 444", "dnxhr-444".to_string()),
-            1271 => ("DNxHR HQX", "dnxhr-hqx".to_string()),
-            1272 => ("DNxHR HQ", "dnxhr-hq".to_string()),
-            1273 => ("DNxHR SQ", "dnxhr-sq".to_string()),
-            1274 => ("DNxHR LB", "dnxhr-lb".to_string()),
-            cid => ("DNxHD", format!("cid-{cid}")),
-        };
-        return VideoCodec {
-            codec: codec.into(),
-            profile: Some(profile),
-            bit_depth: h.bit_depth,
-            chroma: Some(if h.chroma_444 { "4:4:4" } else { "4:2:2" }.into()),
-            interlacing: Some(if h.interlaced {
-                Interlacing::Interlaced
-            } else {
-                Interlacing::Progressive
-            }),
-        };
+    if let Some(codec) = from_frame_header(head, fields.str("variant")) {
+        return codec;
     }
 
     let profile = fields.str("profile");
@@ -155,6 +114,57 @@ pub fn video(demuxed: Option<&gst::Caps>, parsed: Option<&gst::Caps>, head: &[u8
         chroma,
         interlacing: caps_scan,
     }
+}
+
+/// The facts of an intra-frame codec whose frame header says them all
+/// (ProRes, DNxHD/DNxHR): `head` is the first bytes of the first frame,
+/// `variant` the ProRes variant the container names (`hq`, `4444`…).
+/// Needs no GStreamer: the index path calls it with the sample
+/// description's variant, the demux pass with the demuxer's caps.
+pub fn from_frame_header(head: &[u8], variant: Option<String>) -> Option<VideoCodec> {
+    let scan = |interlaced: bool| {
+        Some(if interlaced {
+            Interlacing::Interlaced
+        } else {
+            Interlacing::Progressive
+        })
+    };
+    let chroma = |is_444: bool| Some(if is_444 { "4:4:4" } else { "4:2:2" }.to_string());
+    if let Some(h) = frame::prores_header(head) {
+        let (codec, depth) = match variant.as_deref() {
+            Some("proxy") => ("ProRes 422 Proxy", 10),
+            Some("lt") => ("ProRes 422 LT", 10),
+            Some("standard") => ("ProRes 422", 10),
+            Some("hq") => ("ProRes 422 HQ", 10),
+            Some("4444") => ("ProRes 4444", 12),
+            Some("4444xq") => ("ProRes 4444 XQ", 12),
+            _ if h.chroma_444 => ("ProRes 4444", 12),
+            _ => ("ProRes 422", 10),
+        };
+        return Some(VideoCodec {
+            codec: codec.into(),
+            profile: variant,
+            bit_depth: Some(depth),
+            chroma: chroma(h.chroma_444),
+            interlacing: scan(h.interlaced),
+        });
+    }
+    let h = frame::dnx_header(head)?;
+    let (codec, profile) = match h.cid {
+        1270 => ("DNxHR 444", "dnxhr-444".to_string()),
+        1271 => ("DNxHR HQX", "dnxhr-hqx".to_string()),
+        1272 => ("DNxHR HQ", "dnxhr-hq".to_string()),
+        1273 => ("DNxHR SQ", "dnxhr-sq".to_string()),
+        1274 => ("DNxHR LB", "dnxhr-lb".to_string()),
+        cid => ("DNxHD", format!("cid-{cid}")),
+    };
+    Some(VideoCodec {
+        codec: codec.into(),
+        profile: Some(profile),
+        bit_depth: h.bit_depth,
+        chroma: chroma(h.chroma_444),
+        interlacing: scan(h.interlaced),
+    })
 }
 
 /// Chroma subsampling of a raw video format, e.g. "4:2:2".
@@ -241,104 +251,5 @@ pub fn audio(demuxed: Option<&gst::Caps>, parsed: Option<&gst::Caps>) -> AudioCo
         bit_depth: None,
         sample_rate,
         channels,
-    }
-}
-
-/// The facts a ProRes frame header ('icpf') carries.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct ProresHeader {
-    chroma_444: bool,
-    interlaced: bool,
-}
-
-/// Parses a ProRes frame: 4-byte size, 'icpf', then the frame header whose
-/// byte 12 (absolute 20) holds chroma format (bits 7–6) and interlace mode (3–2).
-fn prores_header(head: &[u8]) -> Option<ProresHeader> {
-    if head.len() < 21 || &head[4..8] != b"icpf" {
-        return None;
-    }
-    let flags = head[20];
-    Some(ProresHeader {
-        chroma_444: (flags >> 6) & 3 == 3,
-        interlaced: (flags >> 2) & 3 != 0,
-    })
-}
-
-/// The facts a DNxHD/DNxHR (SMPTE VC-3) frame header carries.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct DnxHeader {
-    cid: u32,
-    bit_depth: Option<u32>,
-    chroma_444: bool,
-    interlaced: bool,
-}
-
-/// Parses a VC-3 frame header: the 5-byte prefix 00 00 02 80 01 (DNxHD),
-/// 00 00 02 80 02 (DNxHD 4:4:4) or .. .. hh hh 03 (DNxHR, header size hhhh);
-/// byte 5 bit 1 marks interlace, byte 0x21 bits 7–5 the bit depth,
-/// bytes 0x28–0x2B the compression id, byte 0x2C bit 6 4:4:4.
-fn dnx_header(head: &[u8]) -> Option<DnxHeader> {
-    if head.len() < 0x2D {
-        return None;
-    }
-    // Byte 5 holds the field flags, so the prefix is bytes 0–4 followed by a zero byte.
-    let prefix = head[..5]
-        .iter()
-        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
-        << 8;
-    let header_size = prefix >> 16;
-    let classic = prefix == 0x0000_0280_0100 || prefix == 0x0000_0280_0200;
-    let hr = (prefix & 0xFFFF_0000_FFFF) == 0x0300
-        && (0x0280..=0x2170).contains(&header_size)
-        && header_size & 3 == 0;
-    if !classic && !hr {
-        return None;
-    }
-    let bit_depth = match head[0x21] >> 5 {
-        1 => Some(8),
-        2 => Some(10),
-        3 => Some(12),
-        _ => None,
-    };
-    Some(DnxHeader {
-        cid: u32::from_be_bytes([head[0x28], head[0x29], head[0x2A], head[0x2B]]),
-        bit_depth,
-        chroma_444: (head[0x2C] >> 6) & 1 == 1,
-        interlaced: head[5] & 2 != 0,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prores_header_reads_chroma_and_scan() {
-        let mut frame = vec![0u8; 32];
-        frame[4..8].copy_from_slice(b"icpf");
-        frame[20] = 0b1000_0000; // 4:2:2, progressive
-        assert_eq!(
-            prores_header(&frame),
-            Some(ProresHeader {
-                chroma_444: false,
-                interlaced: false
-            })
-        );
-        frame[20] = 0b1100_0100; // 4:4:4, top field first
-        assert_eq!(
-            prores_header(&frame),
-            Some(ProresHeader {
-                chroma_444: true,
-                interlaced: true
-            })
-        );
-        frame[4] = b'x';
-        assert_eq!(prores_header(&frame), None);
-    }
-
-    #[test]
-    fn dnx_header_rejects_other_data() {
-        assert_eq!(dnx_header(&[0u8; 64]), None);
-        assert_eq!(dnx_header(&[0u8; 8]), None);
     }
 }

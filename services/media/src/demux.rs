@@ -9,11 +9,10 @@ use crate::error::MediaError;
 use crate::pipeline::{wait_for_eos, PipelineGuard};
 use gstreamer as gst;
 use gstreamer::prelude::*;
+// How many bytes of a stream's first frame are kept for header parsing.
+use moocpipe_container::frame::HEAD_BYTES;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-/// How many bytes of a stream's first frame are kept for header parsing.
-const HEAD_BYTES: usize = 64;
 
 /// What the pass saw of one elementary stream.
 #[derive(Debug, Clone, Default)]

@@ -1,19 +1,33 @@
 //! Measuring from the container's index (issue 15): the MOV/MP4 sample
 //! tables or the MXF index table segments ([`moocpipe_container`]) give
-//! every stream's frame count, key frames, bytes and duration; a demux pass that stops at the first frame
-//! of every stream ([`demux::Pass::Heads`]) gives the codec facts exactly as
-//! the full pass would (same demuxer caps, same parser caps, same frame
-//! header). Together they replace the full pass's tallies at a few
-//! kilobytes of reads.
+//! every stream's frame count, key frames, bytes and duration.
 //!
-//! The index is only used when it agrees with what the demuxer exposed:
-//! as many video and audio tracks as pads, and the first video frame the
-//! size the index says. Anything else falls back to the full pass.
+//! The codec facts come, in order of preference:
+//! - from the sample descriptions and the first video frame's header, read
+//!   directly at the first sample's offset ([`index_only`], MOV/MP4 with
+//!   ProRes or DNxHD/DNxHR video and PCM sound): no GStreamer at all, and
+//!   the index plus [`HEAD_BYTES`] a video track read;
+//! - else from a demux pass that stops at the first frame of every stream
+//!   ([`demux::Pass::Heads`]), which gives them exactly as the full pass
+//!   would (same demuxer caps, same parser caps, same frame header), and
+//!   [`apply`] puts the index's counts beside them.
+//!
+//! The index is only used when it agrees with itself and the object, and
+//! (heads pass) with what the demuxer exposed: as many video and audio
+//! tracks as pads, and the first video frame the size the index says.
+//! Anything else falls back to the full pass.
+//!
+//! [`demux::Pass::Heads`]: crate::demux::Pass::Heads
 
+use crate::codec::{AudioCodec, VideoCodec};
 use crate::demux::{DemuxPass, StreamTally};
 use crate::Source;
 use gstreamer as gst;
-use moocpipe_container::{ContainerIndex, FileSource, IndexError, ReadAt, Track, TrackKind};
+use moocpipe_container::frame::HEAD_BYTES;
+use moocpipe_container::{
+    ContainerIndex, FileSource, Format, IndexError, ReadAt, Track, TrackKind,
+};
+use moocpipe_proto::Fraction;
 use std::io;
 use std::sync::Arc;
 
@@ -33,24 +47,176 @@ impl ReadAt for RemoteSource {
     }
 }
 
+/// A container's index and the object it was read from, kept open for the
+/// frame headers.
+pub(crate) struct Indexed {
+    pub(crate) index: ContainerIndex,
+    object: Box<dyn ReadAt>,
+}
+
 /// The index of `source` when it has one worth trying; `None` sends the
 /// caller to the full demux pass (with the reason in the debug log).
-pub(crate) fn read(file: &str, source: &Source, size: u64) -> Option<ContainerIndex> {
-    let result = match source {
-        Source::File(path) => FileSource::open(path)
-            .map_err(IndexError::from)
-            .and_then(|source| moocpipe_container::read(&source)),
-        Source::Remote { reader, .. } => moocpipe_container::read(&RemoteSource {
+pub(crate) fn read(file: &str, source: &Source, size: u64) -> Option<Indexed> {
+    let object: io::Result<Box<dyn ReadAt>> = match source {
+        Source::File(path) => {
+            FileSource::open(path).map(|source| Box::new(source) as Box<dyn ReadAt>)
+        }
+        Source::Remote { reader, .. } => Ok(Box::new(RemoteSource {
             size,
             reader: Arc::clone(reader),
-        }),
+        })),
     };
+    let result = object
+        .map_err(IndexError::from)
+        .and_then(|object| Ok((moocpipe_container::read(object.as_ref())?, object)));
     match result {
-        Ok(index) => Some(index),
+        Ok((index, object)) => Some(Indexed { index, object }),
         Err(why) => {
             tracing::debug!(file, %why, "no usable index; reading every frame");
             None
         }
+    }
+}
+
+/// A video stream measured without GStreamer.
+pub(crate) struct IndexVideo {
+    pub(crate) codec: VideoCodec,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) frame_rate: Option<Fraction>,
+    pub(crate) tally: StreamTally,
+}
+
+/// What [`index_only`] found: everything a measurement needs.
+pub(crate) struct IndexOnly {
+    /// The container in the demux pass's words.
+    pub(crate) container: &'static str,
+    pub(crate) declared: gst::ClockTime,
+    pub(crate) video: Vec<IndexVideo>,
+    pub(crate) audio: Vec<(AudioCodec, StreamTally)>,
+}
+
+/// The whole measurement from the index, the sample descriptions and the
+/// first video frame's header, without GStreamer. `Err` says why not (a
+/// codec whose facts come from a GStreamer parser, a timeline the demuxer
+/// would cut or shift, tracks it may not expose…): the caller then runs
+/// the heads pass, which answers for every case this one declines.
+pub(crate) fn index_only(indexed: &Indexed) -> Result<IndexOnly, String> {
+    let index = &indexed.index;
+    let container = match (index.format, index.brand.as_ref()) {
+        (Format::QuickTime, None | Some(b"qt  ")) => "QuickTime",
+        (Format::Mp4, Some(b"isom" | b"avc1" | b"mp41" | b"mp42")) => "MP4",
+        (Format::Mxf, _) => {
+            return Err("MXF: the demuxer's caps are not derived here".into());
+        }
+        (_, brand) => {
+            return Err(format!(
+                "brand {:?}: typefind decides the container's name",
+                brand.map(|b| String::from_utf8_lossy(b).into_owned())
+            ));
+        }
+    };
+    if index.timescale == 0
+        || index.duration_ticks == 0
+        || index.duration_ticks >= u64::from(u32::MAX)
+    {
+        return Err("the movie declares no duration".into());
+    }
+    let mut video = Vec::new();
+    let mut audio = Vec::new();
+    for track in &index.tracks {
+        timeline(index, track)?;
+        let mut tally = StreamTally {
+            first_pts: Some(gst::ClockTime::ZERO),
+            ..StreamTally::default()
+        };
+        match track.kind {
+            TrackKind::Video => {
+                let entry = track
+                    .video
+                    .as_ref()
+                    .ok_or_else(|| format!("track {} has no picture description", track.id))?;
+                let len = usize::try_from(track.samples.first_size)
+                    .unwrap_or(usize::MAX)
+                    .min(HEAD_BYTES);
+                let head = indexed
+                    .object
+                    .read_at(track.samples.first_offset, len)
+                    .map_err(|e| format!("track {}: reading its first frame: {e}", track.id))?;
+                let codec = crate::described::video(track, &head)?;
+                let frame_rate = Some(crate::described::frame_rate(track)?);
+                fill(&mut tally, track, true)?;
+                video.push(IndexVideo {
+                    codec,
+                    width: entry.width,
+                    height: entry.height,
+                    frame_rate,
+                    tally,
+                });
+            }
+            TrackKind::Audio => {
+                let codec = crate::described::audio(track)?;
+                fill(&mut tally, track, false)?;
+                audio.push((codec, tally));
+            }
+            TrackKind::Other(ref handler) => {
+                return Err(format!(
+                    "track {} is a `{handler}` track: the demuxer decides whether it is a stream",
+                    track.id
+                ));
+            }
+        }
+    }
+    if video.is_empty() {
+        return Err("no video track".into());
+    }
+    let nanos = u128::from(index.duration_ticks) * 1_000_000_000 / u128::from(index.timescale);
+    Ok(IndexOnly {
+        container,
+        declared: gst::ClockTime::from_nseconds(u64::try_from(nanos).unwrap_or(u64::MAX)),
+        video,
+        audio,
+    })
+}
+
+/// A track the demuxer plays from its first sample to its last, at its
+/// sample tables' times: durations that agree with the declared ones, no
+/// composition offsets, no edit list but one that starts at the first
+/// sample and covers them all.
+fn timeline(index: &ContainerIndex, track: &Track) -> Result<(), String> {
+    let id = track.id;
+    let samples = &track.samples;
+    if samples.count == 0 || track.timescale == 0 {
+        return Err(format!("track {id} is empty or has no timescale"));
+    }
+    if track.media_duration_ticks != samples.duration_ticks {
+        return Err(format!(
+            "track {id} declares {} ticks but its samples last {}",
+            track.media_duration_ticks, samples.duration_ticks
+        ));
+    }
+    if track.composition_offsets {
+        return Err(format!("track {id} has composition offsets"));
+    }
+    // The track's and the movie's durations, in one unit.
+    let track_span = u128::from(track.media_duration_ticks) * u128::from(index.timescale);
+    let movie_span = u128::from(index.duration_ticks) * u128::from(track.timescale);
+    // qtdemux drops a track over five times longer than the movie (a
+    // "prologue image").
+    if movie_span * 10 / track_span.max(1) < 2 {
+        return Err(format!("track {id} lasts over five times the movie"));
+    }
+    match track.edits.as_slice() {
+        [] => Ok(()),
+        [edit]
+            if edit.media_time == 0
+                && edit.rate == 0x1_0000
+                && u128::from(edit.segment_duration) * u128::from(track.timescale)
+                    >= track_span =>
+        {
+            Ok(())
+        }
+        _ => Err(format!("track {id}'s edit list shifts or cuts its samples")),
     }
 }
 

@@ -4,12 +4,15 @@
 //! - [`measure`]: the facts of a raw take, from its container's index and
 //!   the first frame of every stream where the index can be trusted
 //!   (MOV/MP4, MXF OP1a), else from one demux pass over every frame (parsers where
-//!   they exist for caps, never a decoder).
+//!   they exist for caps, never a decoder). Where the sample descriptions
+//!   and the first frame's header say every codec fact (ProRes, DNxHD/DNxHR
+//!   and PCM in MOV/MP4), GStreamer is not even initialised.
 
 pub mod analyse;
 mod codec;
 pub mod convert;
 mod demux;
+mod described;
 pub mod error;
 mod index;
 mod measure;

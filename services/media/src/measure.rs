@@ -85,7 +85,6 @@ pub fn measure_source(
     progress: &mut dyn FnMut(f64),
 ) -> Result<Measurement, MediaError> {
     let size_bytes = crate::source::preflight(file, source)?;
-    crate::init()?;
     let started = Instant::now();
     let deadline = started + options.timeout;
     let timeout_secs = options.timeout.as_secs();
@@ -95,11 +94,35 @@ pub fn measure_source(
     } else {
         crate::index::read(file, source, size_bytes)
     };
+    // The index, the sample descriptions and the first frame's header
+    // alone, where they say everything: GStreamer is never started.
+    if let Some(indexed) = &index {
+        match crate::index::index_only(indexed) {
+            Ok(found) => {
+                let measurement = from_index_only(file, source.name_path(), size_bytes, found)?;
+                progress(1.0);
+                tracing::debug!(
+                    file,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    from = ?MeasuredFrom::Index,
+                    gstreamer = false,
+                    "measured from the index, the sample descriptions and the first frame's header"
+                );
+                return Ok(measurement);
+            }
+            Err(why) => tracing::info!(
+                file,
+                %why,
+                "codec facts need GStreamer: reading the first frame of every stream"
+            ),
+        }
+    }
+    crate::init()?;
     let mut demux = |which| demux::run(file, source, which, deadline, timeout_secs, &mut *progress);
     // The index and the first frame of each stream, when both agree;
     // otherwise every frame.
     let from_index = match index {
-        Some(index) => match crate::index::apply(demux(demux::Pass::Heads)?, &index) {
+        Some(indexed) => match crate::index::apply(demux(demux::Pass::Heads)?, &indexed.index) {
             Ok(pass) => Some(pass),
             Err(why) => {
                 tracing::info!(file, %why, "the index does not match the streams; reading every frame");
@@ -116,6 +139,7 @@ pub fn measure_source(
         file,
         elapsed_ms = started.elapsed().as_millis() as u64,
         from = ?measured_from,
+        gstreamer = true,
         "measured"
     );
     let mut measurement = merge(file, source.name_path(), size_bytes, pass)?;
@@ -177,29 +201,97 @@ fn merge(
     size_bytes: u64,
     pass: demux::DemuxPass,
 ) -> Result<Measurement, MediaError> {
+    let tallies = |kind: Kind| -> Vec<&StreamTally> {
+        pass.streams.iter().filter(|s| kind_of(s) == kind).collect()
+    };
+    let (videos, audios) = (tallies(Kind::Video), tallies(Kind::Audio));
+    let other = (pass.streams.len() - videos.len() - audios.len()) as u32;
+    let found = Found {
+        container: container_name(&pass.container_caps),
+        declared: pass.declared_duration,
+        covered: covered(&pass.streams),
+        other,
+        video: videos.iter().map(|t| video_facts(t)).collect(),
+        audio: audios.iter().map(|t| audio_facts(t)).collect(),
+    };
+    finish(file, path, size_bytes, found)
+}
+
+/// [`merge`] for what [`crate::index::index_only`] found.
+fn from_index_only(
+    file: &str,
+    path: &Path,
+    size_bytes: u64,
+    found: crate::index::IndexOnly,
+) -> Result<Measurement, MediaError> {
+    let tallies = found
+        .video
+        .iter()
+        .map(|v| &v.tally)
+        .chain(found.audio.iter().map(|(_, t)| t));
+    let covered = tallies.filter_map(|t| t.end).max();
+    let video = found
+        .video
+        .into_iter()
+        .map(|v| facts_of_video(v.codec, v.width, v.height, v.frame_rate, &v.tally))
+        .collect();
+    let audio = found
+        .audio
+        .into_iter()
+        .map(|(codec, tally)| facts_of_audio(codec, &tally))
+        .collect();
+    let mut measurement = finish(
+        file,
+        path,
+        size_bytes,
+        Found {
+            container: found.container.to_string(),
+            declared: Some(found.declared),
+            covered,
+            other: 0,
+            video,
+            audio,
+        },
+    )?;
+    measurement.measured_from = MeasuredFrom::Index;
+    Ok(measurement)
+}
+
+/// The streams of a take, however they were measured.
+struct Found {
+    container: String,
+    /// The duration the container declares.
+    declared: Option<gst::ClockTime>,
+    /// Where the last frame of any stream ends.
+    covered: Option<gst::ClockTime>,
+    other: u32,
+    video: Vec<VideoFacts>,
+    audio: Vec<AudioFacts>,
+}
+
+fn covered(streams: &[StreamTally]) -> Option<gst::ClockTime> {
+    streams.iter().filter_map(|s| s.end).max()
+}
+
+fn finish(
+    file: &str,
+    path: &Path,
+    size_bytes: u64,
+    found: Found,
+) -> Result<Measurement, MediaError> {
     let mut warnings = Vec::new();
-    let container = container_name(&pass.container_caps);
+    let container = found.container;
     if let Some(w) = extension_warning(path, &container) {
         warnings.push(w);
     }
-    check_complete(file, &pass)?;
-    let videos: Vec<&StreamTally> = pass
-        .streams
-        .iter()
-        .filter(|s| kind_of(s) == Kind::Video)
-        .collect();
-    let audios: Vec<&StreamTally> = pass
-        .streams
-        .iter()
-        .filter(|s| kind_of(s) == Kind::Audio)
-        .collect();
+    check_complete(file, found.declared, found.covered)?;
     let streams = StreamCounts {
-        video: videos.len() as u32,
-        audio: audios.len() as u32,
-        other: (pass.streams.len() - videos.len() - audios.len()) as u32,
+        video: found.video.len() as u32,
+        audio: found.audio.len() as u32,
+        other: found.other,
     };
-    if videos.is_empty() {
-        let found = if pass.streams.is_empty() {
+    if found.video.is_empty() {
+        let found = if streams.audio == 0 && streams.other == 0 {
             format!("the {container} container holds no streams")
         } else {
             format!(
@@ -213,13 +305,12 @@ fn merge(
         });
     }
 
-    let video: Vec<VideoFacts> = videos.iter().map(|t| video_facts(t)).collect();
-    let audio: Vec<AudioFacts> = audios.iter().map(|t| audio_facts(t)).collect();
+    let (video, audio) = (found.video, found.audio);
     if video.iter().any(|v| v.frames == 0) {
         warnings.push("the video stream holds no frames".into());
     }
-    let duration_seconds = pass
-        .declared_duration
+    let duration_seconds = found
+        .declared
         .map(seconds)
         .or_else(|| video.first().and_then(|v| v.duration_seconds));
     Ok(Measurement {
@@ -236,16 +327,15 @@ fn merge(
 
 /// A container whose index promises more than its frames deliver was cut
 /// short after its index was written (e.g. a MOV with the index at the front).
-fn check_complete(file: &str, pass: &demux::DemuxPass) -> Result<(), MediaError> {
-    let Some(declared) = pass.declared_duration else {
+fn check_complete(
+    file: &str,
+    declared: Option<gst::ClockTime>,
+    covered: Option<gst::ClockTime>,
+) -> Result<(), MediaError> {
+    let Some(declared) = declared else {
         return Ok(());
     };
-    let covered = pass
-        .streams
-        .iter()
-        .filter_map(|s| s.end)
-        .max()
-        .unwrap_or(gst::ClockTime::ZERO);
+    let covered = covered.unwrap_or(gst::ClockTime::ZERO);
     // Allow a frame or two of rounding and streams that end early.
     let slack = gst::ClockTime::from_mseconds(250).max(declared / 50);
     if covered + slack < declared {
@@ -287,6 +377,18 @@ fn video_facts(tally: &StreamTally) -> VideoFacts {
             num: f.numer(),
             den: f.denom(),
         });
+    facts_of_video(codec, int("width"), int("height"), frame_rate, tally)
+}
+
+/// A video stream's facts from its codec facts, picture size and rate
+/// (however found) and its tally.
+fn facts_of_video(
+    codec: codec::VideoCodec,
+    width: u32,
+    height: u32,
+    frame_rate: Option<Fraction>,
+    tally: &StreamTally,
+) -> VideoFacts {
     let duration = tally.duration();
     let bitrate_bps = duration
         .filter(|d| !d.is_zero())
@@ -294,8 +396,8 @@ fn video_facts(tally: &StreamTally) -> VideoFacts {
     VideoFacts {
         codec: codec.codec,
         profile: codec.profile,
-        width: int("width"),
-        height: int("height"),
+        width,
+        height,
         frame_rate,
         // GStreamer's convention: caps without interlace-mode are progressive.
         interlacing: codec.interlacing.unwrap_or(Interlacing::Progressive),
@@ -311,7 +413,13 @@ fn video_facts(tally: &StreamTally) -> VideoFacts {
 }
 
 fn audio_facts(tally: &StreamTally) -> AudioFacts {
-    let codec = codec::audio(tally.caps.as_ref(), tally.parsed_caps.as_ref());
+    facts_of_audio(
+        codec::audio(tally.caps.as_ref(), tally.parsed_caps.as_ref()),
+        tally,
+    )
+}
+
+fn facts_of_audio(codec: codec::AudioCodec, tally: &StreamTally) -> AudioFacts {
     AudioFacts {
         codec: codec.codec,
         compressed: codec.compressed,

@@ -139,11 +139,16 @@ pub fn read<R: ReadAt + ?Sized>(source: &R) -> Result<ContainerIndex, IndexError
             video: d.video,
             audio: d.audio,
             samples,
+            edits: Vec::new(),
+            composition_offsets: false,
         });
     }
     Ok(ContainerIndex {
         format: Format::Mxf,
+        brand: None,
         duration_seconds: Some(count as f64 * f64::from(den) / f64::from(num)),
+        duration_ticks: count.saturating_mul(u64::from(den)),
+        timescale: num,
         tracks,
         bytes_read: read,
     })
