@@ -94,13 +94,14 @@ pub fn trace_id(span: &tracing::Span) -> Option<String> {
 /// `tracing::field::Empty`), so every log line inside it shows the trace:
 /// the exported one, else the one `received` names (passed on unexported).
 pub fn record_trace_id(span: &tracing::Span, received: &TraceHeaders) {
+    // Displayed, so the id is bare (no quotes) in the log line.
     match trace_id(span) {
         Some(id) => {
-            span.record("trace_id", id.as_str());
+            span.record("trace_id", tracing::field::display(id));
         }
         None => {
             if let Some(id) = received.trace_id() {
-                span.record("trace_id", id);
+                span.record("trace_id", tracing::field::display(id));
             }
         }
     }
