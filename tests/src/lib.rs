@@ -12,5 +12,6 @@ pub mod garage;
 pub mod media;
 pub mod netns;
 pub mod oracle;
+pub mod otlp;
 pub mod pipeline;
 pub mod wer;

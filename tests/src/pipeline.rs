@@ -43,6 +43,9 @@ pub struct Pipeline {
     pub workers: Vec<(String, Child)>,
     /// The control database (leases, job state) of this test alone.
     pub database: Database,
+    /// Where the processes export their spans (`OTEL_EXPORTER_OTLP_ENDPOINT`);
+    /// `None`: nowhere, as in production without a collector.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// A database of one test's own on the test server
@@ -180,6 +183,7 @@ impl Pipeline {
             work,
             workers: Vec::new(),
             database,
+            otlp_endpoint: None,
         }
     }
 
@@ -205,6 +209,13 @@ impl Pipeline {
             .env("MOOCPIPE_WEBHOOK_URL", self.webhook.url())
             .env("MOOCPIPE_SCRATCH_DIR", self.work.path().join("scratch"))
             .env("MOOCPIPE_LOG", "info");
+        if let Some(endpoint) = &self.otlp_endpoint {
+            // Each process names itself (moocpipe-<role>); spans are sent
+            // every 200 ms rather than every 5 s, so a test need not wait.
+            command
+                .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+                .env("OTEL_BSP_SCHEDULE_DELAY", "200");
+        }
     }
 
     /// Starts `moocpipe <args>` in the background, its log in the work folder.

@@ -7,7 +7,9 @@
 //!
 //! A job is a JSON message on `<p>.jobs` with the stage as routing key;
 //! its headers carry `schema_version`, `take_id`, `attempt` (retries so far)
-//! and the W3C `traceparent` ([`message`]). A worker consumes its stage's
+//! and the W3C `traceparent` / `tracestate` ([`message`]): each publish is
+//! a span whose context the message carries, and the job's span is its
+//! child, across processes and retries. A worker consumes its stage's
 //! quorum queue with a prefetch of its free slots, and for each delivery:
 //!
 //! 1. a message that cannot be read (headers missing or of another schema

@@ -9,6 +9,7 @@
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::BasicProperties;
 use moocpipe_proto::SCHEMA_VERSION;
+use moocpipe_telemetry::TraceHeaders;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -24,7 +25,9 @@ pub const HEADER_TAKE_ID: &str = "take_id";
 /// Header: how many times the job was retried (0 on the first run).
 pub const HEADER_ATTEMPT: &str = "attempt";
 /// Header: W3C trace context (`00-<trace-id>-<span-id>-<flags>`).
-pub const HEADER_TRACEPARENT: &str = "traceparent";
+pub const HEADER_TRACEPARENT: &str = moocpipe_telemetry::propagation::TRACEPARENT;
+/// Header: W3C trace state, carried with `traceparent`.
+pub const HEADER_TRACESTATE: &str = moocpipe_telemetry::propagation::TRACESTATE;
 /// Header on a dead letter: why it failed, in plain words.
 pub const HEADER_ERROR: &str = "x-moocpipe-error";
 /// Header on a dead letter: `transient`, `permanent`, `malformed` or `lost`.
@@ -46,7 +49,10 @@ pub struct Headers {
     pub take_id: String,
     /// Retries so far: 0 on the first run, `n` on the `n`-th retry.
     pub attempt: u32,
+    /// The span that published the message (W3C `traceparent`): the
+    /// consumer's job span is its child.
     pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
     /// Sent again by `moocpipe dlq replay` (header `x-moocpipe-replay`),
     /// carried into the job's retries: the stage redoes work even when a
     /// failure record exists.
@@ -61,12 +67,28 @@ impl Headers {
             take_id: take_id.into(),
             attempt: 0,
             traceparent: None,
+            tracestate: None,
             replay: false,
         }
     }
 
     pub fn with_traceparent(mut self, traceparent: Option<String>) -> Self {
         self.traceparent = traceparent;
+        self
+    }
+
+    /// The trace context these headers carry.
+    pub fn trace(&self) -> TraceHeaders {
+        TraceHeaders {
+            traceparent: self.traceparent.clone(),
+            tracestate: self.tracestate.clone(),
+        }
+    }
+
+    /// Carries `trace` instead of the trace context these headers had.
+    pub fn with_trace(mut self, trace: TraceHeaders) -> Self {
+        self.traceparent = trace.traceparent;
+        self.tracestate = trace.tracestate;
         self
     }
 
@@ -102,12 +124,7 @@ impl Headers {
             ShortString::from(HEADER_ATTEMPT),
             AMQPValue::LongLongInt(i64::from(self.attempt)),
         );
-        if let Some(traceparent) = &self.traceparent {
-            table.insert(
-                ShortString::from(HEADER_TRACEPARENT),
-                AMQPValue::LongString(LongString::from(traceparent.as_str())),
-            );
-        }
+        write_trace(table, &self.trace());
         table.insert(
             ShortString::from(HEADER_REPLAY),
             AMQPValue::Boolean(self.replay),
@@ -142,7 +159,10 @@ impl Headers {
                 as_u32(value).ok_or_else(|| format!("{HEADER_ATTEMPT} header is not a number"))?
             }
         };
-        let traceparent = table.inner().get(HEADER_TRACEPARENT).and_then(as_string);
+        let TraceHeaders {
+            traceparent,
+            tracestate,
+        } = read_trace(table);
         let replay = match table.inner().get(HEADER_REPLAY) {
             None => false,
             Some(AMQPValue::Boolean(b)) => *b,
@@ -156,8 +176,44 @@ impl Headers {
             take_id,
             attempt,
             traceparent,
+            tracestate,
             replay,
         })
+    }
+}
+
+/// The trace context of a header table.
+pub(crate) fn read_trace(table: &FieldTable) -> TraceHeaders {
+    TraceHeaders {
+        traceparent: table.inner().get(HEADER_TRACEPARENT).and_then(as_string),
+        tracestate: table.inner().get(HEADER_TRACESTATE).and_then(as_string),
+    }
+}
+
+/// Writes `trace` into a header table, replacing the context it had; an
+/// empty `trace` leaves the table as it is.
+pub(crate) fn write_trace(table: &mut FieldTable, trace: &TraceHeaders) {
+    let Some(traceparent) = &trace.traceparent else {
+        return;
+    };
+    table.insert(
+        ShortString::from(HEADER_TRACEPARENT),
+        AMQPValue::LongString(LongString::from(traceparent.as_str())),
+    );
+    match &trace.tracestate {
+        Some(tracestate) => {
+            table.insert(
+                ShortString::from(HEADER_TRACESTATE),
+                AMQPValue::LongString(LongString::from(tracestate.as_str())),
+            );
+        }
+        // The state belonged to the context replaced.
+        None if table.contains_key(HEADER_TRACESTATE) => {
+            let mut entries = table.inner().clone();
+            entries.remove(HEADER_TRACESTATE);
+            *table = FieldTable::from(entries);
+        }
+        None => {}
     }
 }
 
@@ -384,9 +440,10 @@ mod tests {
         let headers = Headers::new("take-1")
             .with_attempt(2)
             .with_replay(true)
-            .with_traceparent(Some(
-                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
-            ));
+            .with_trace(TraceHeaders {
+                traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
+                tracestate: Some("moocpipe=1".into()),
+            });
         let table = headers.to_table();
         assert_eq!(Headers::from_table(Some(&table)), Ok(headers));
     }

@@ -10,10 +10,11 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
-use tracing::debug;
+use moocpipe_telemetry::TraceHeaders;
+use tracing::{debug, info_span, Instrument};
 
 use crate::error::BrokerError;
-use crate::message::{properties, Outgoing};
+use crate::message::{properties, read_trace, write_trace, Outgoing};
 use crate::topology::Topology;
 
 /// A channel in confirm mode.
@@ -57,6 +58,27 @@ impl Publisher {
     /// Publishes a body with the given headers — mandatory, persistent,
     /// JSON — and waits for the broker's confirm.
     pub async fn publish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        mut headers: FieldTable,
+        body: &[u8],
+    ) -> Result<(), BrokerError> {
+        let span = info_span!(
+            "publish",
+            otel.kind = "producer",
+            messaging.system = "rabbitmq",
+            messaging.destination.name = exchange,
+            messaging.rabbitmq.destination.routing_key = routing_key,
+        );
+        read_trace(&headers).parent(&span);
+        write_trace(&mut headers, &TraceHeaders::of(&span));
+        self.confirmed(exchange, routing_key, headers, body)
+            .instrument(span)
+            .await
+    }
+
+    async fn confirmed(
         &self,
         exchange: &str,
         routing_key: &str,

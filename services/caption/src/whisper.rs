@@ -60,7 +60,13 @@ impl Recogniser {
     }
 
     /// Recognises `samples` (16 kHz mono) in `language`; `offset` is where
-    /// the samples start in the take, in seconds.
+    /// the samples start in the take, in seconds. One span per chunk
+    /// (`whisper chunk`: where, how long, the segments kept).
+    #[tracing::instrument(
+        name = "whisper chunk",
+        skip(self, samples),
+        fields(audio_seconds = samples.len() as f64 / 16_000.0, segments = tracing::field::Empty)
+    )]
     pub fn recognise(
         &self,
         samples: &[f32],
@@ -145,6 +151,7 @@ impl Recogniser {
                 words,
             });
         }
+        tracing::Span::current().record("segments", segments.len());
         Ok(segments)
     }
 }

@@ -53,6 +53,7 @@ fn headers_json(headers: &Headers) -> String {
         "take_id": headers.take_id,
         "attempt": headers.attempt,
         "traceparent": headers.traceparent,
+        "tracestate": headers.tracestate,
         "replay": headers.replay,
     })
     .to_string()
@@ -75,6 +76,7 @@ fn headers_from(text: &str) -> Result<Headers, LeaseError> {
             .to_owned(),
         attempt: number("attempt")?,
         traceparent: value["traceparent"].as_str().map(str::to_owned),
+        tracestate: value["tracestate"].as_str().map(str::to_owned),
         replay: value["replay"].as_bool().unwrap_or(false),
     })
 }
@@ -317,6 +319,9 @@ mod tests {
             .with_attempt(3)
             .with_replay(true)
             .with_traceparent(Some("00-1-2-01".into()));
+        assert_eq!(headers_from(&headers_json(&headers)), Ok(headers.clone()));
+        let mut headers = headers;
+        headers.tracestate = Some("vendor=1".into());
         assert_eq!(headers_from(&headers_json(&headers)), Ok(headers));
         assert!(headers_from("{}").is_err());
     }

@@ -82,7 +82,7 @@ impl Drop for CancelOnDrop {
 /// Runs a blocking stage function on tokio's blocking pool. When `cancel`
 /// fires, or this future is dropped, the function's flag is set so it stops
 /// what it started; the result is then a transient error (the job goes back
-/// to the queue).
+/// to the queue). The function runs inside the caller's span.
 pub async fn blocking<T, F>(cancel: &CancellationToken, work: F) -> Result<T, JobError>
 where
     T: Send + 'static,
@@ -91,7 +91,10 @@ where
     let flag = Arc::new(AtomicBool::new(false));
     let guard = CancelOnDrop(Arc::clone(&flag));
     let inner = Arc::clone(&flag);
-    let task = tokio::task::spawn_blocking(move || work(&inner));
+    // The job's span goes along: the pipeline's and whisper's spans are
+    // its children, and their log lines name its trace.
+    let span = tracing::Span::current();
+    let task = tokio::task::spawn_blocking(move || span.in_scope(|| work(&inner)));
     let result = tokio::select! {
         joined = task => joined.map_err(|e| JobError::Transient(format!("the stage stopped unexpectedly: {e}"))),
         () = cancel.cancelled() => Err(JobError::Transient("the job was given up (shutdown or lost lease)".into())),

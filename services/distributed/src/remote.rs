@@ -15,6 +15,11 @@
 //! fails for a transient reason (a time-out, a store restarting) is tried
 //! again a few times with back-off ([`RETRY_DELAYS`]) before it fails the
 //! job, so one lost GET does not cost a whole transcode.
+//!
+//! Each GET is a span (`read range`: offset, bytes, tries) under the job
+//! that made the reader, although GStreamer's threads call it; when the
+//! reader goes, the bytes it read against the take's size are observed
+//! (`moocpipe_take_read_ratio`).
 
 use crate::metrics::StageMetrics;
 use crate::{storage_error, Context};
@@ -22,6 +27,7 @@ use moocpipe_broker::JobError;
 use moocpipe_media::{RangeReader, Source};
 use moocpipe_proto::TakeJob;
 use moocpipe_storage::{ObjectStore, S3Store, StorageError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::runtime::Handle;
@@ -99,6 +105,10 @@ pub struct S3RangeReader {
     metrics: StageMetrics,
     retry_delays: Vec<Duration>,
     blocks: Mutex<Blocks>,
+    /// The span of the job that made the reader: every GET's parent.
+    job: tracing::Span,
+    /// Bytes fetched so far.
+    read: AtomicU64,
 }
 
 #[derive(Default)]
@@ -110,7 +120,8 @@ struct Blocks {
 }
 
 impl S3RangeReader {
-    /// A reader of version `etag` of `key`, `size` bytes long.
+    /// A reader of version `etag` of `key`, `size` bytes long, its reads
+    /// traced under the current span.
     pub fn new(
         store: S3Store,
         key: String,
@@ -128,6 +139,8 @@ impl S3RangeReader {
             metrics,
             retry_delays: RETRY_DELAYS.to_vec(),
             blocks: Mutex::new(Blocks::default()),
+            job: tracing::Span::current(),
+            read: AtomicU64::new(0),
         }
     }
 
@@ -140,7 +153,17 @@ impl S3RangeReader {
     /// One ranged GET of the pinned version, tried again after each of
     /// `retry_delays` while it fails for a transient reason.
     fn fetch(&self, offset: u64, len: u64) -> Result<Vec<u8>, StorageError> {
+        let span = tracing::info_span!(
+            parent: &self.job,
+            "read range",
+            offset,
+            len,
+            bytes = tracing::field::Empty,
+            tries = 1u32,
+        );
+        let _entered = span.enter();
         let mut pauses = self.retry_delays.iter();
+        let mut tries = 1u32;
         loop {
             let read = self.handle.block_on(
                 self.store
@@ -153,10 +176,18 @@ impl S3RangeReader {
                         self.metrics.read_retried();
                         // A GStreamer streaming thread, not a runtime's.
                         std::thread::sleep(*pause);
+                        tries += 1;
+                        span.record("tries", tries);
                     }
                     None => return Err(error),
                 },
-                other => return other,
+                other => {
+                    if let Ok(bytes) = &other {
+                        span.record("bytes", bytes.len());
+                        self.read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    }
+                    return other;
+                }
             }
         }
     }
@@ -168,6 +199,16 @@ fn read_error(error: StorageError) -> std::io::Error {
     match error {
         StorageError::Changed { .. } => std::io::Error::other(format!("{CHANGED}: {error}")),
         other => std::io::Error::other(other.to_string()),
+    }
+}
+
+impl Drop for S3RangeReader {
+    /// The job is done with the take: how much of it was read.
+    fn drop(&mut self) {
+        let read = self.read.load(Ordering::Relaxed);
+        if read > 0 && self.size > 0 {
+            self.metrics.take_read(read as f64 / self.size as f64);
+        }
     }
 }
 

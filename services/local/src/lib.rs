@@ -429,10 +429,20 @@ fn process_take(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<TakeOutcome, StorageError> {
     let (take, store, options) = (ctx.take, ctx.store, ctx.options);
-    let span = tracing::info_span!("take", take_id = %take.take_id, key = %take.key);
+    // One trace per take (when traces are exported): a root span, whose
+    // trace id every log line of the take shows.
+    let span = tracing::info_span!(
+        parent: None,
+        "take",
+        take_id = %take.take_id,
+        key = %take.key,
+        trace_id = tracing::field::Empty,
+    );
+    moocpipe_telemetry::propagation::record_trace_id(&span, &Default::default());
     let _enter = span.enter();
     store.put_json(&layout::record(&take.take_id, Record::Ingest), take)?;
-    let (probe, reused) = probe_take(take, ctx.source, store, options)?;
+    let (probe, reused) =
+        tracing::info_span!("probe").in_scope(|| probe_take(take, ctx.source, store, options))?;
     on_event(Event::Probed {
         take,
         record: &probe,
@@ -513,7 +523,9 @@ fn process_take(
 
     // Captions go with published renditions.
     if let (Status::Done, Some(config)) = (out.status, &options.caption) {
-        match caption::caption_take(ctx, config, on_event)? {
+        match tracing::info_span!("caption")
+            .in_scope(|| caption::caption_take(ctx, config, on_event))?
+        {
             caption::Captioned::Done { record, files } => {
                 out.captions = files;
                 out.caption_cues = Some(record.cues);
@@ -569,7 +581,9 @@ fn transcode_part(
     };
     let (record, reused) = match stored {
         Some(r) if reusable(&r) => (r, true),
-        _ => match transcode_take(ctx, probe, analysis, on_event)? {
+        _ => match tracing::info_span!("transcode")
+            .in_scope(|| transcode_take(ctx, probe, analysis, on_event))?
+        {
             Ok(r) => (r, false),
             Err(o) => return Ok((o, false)),
         },

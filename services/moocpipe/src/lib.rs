@@ -50,6 +50,27 @@ pub enum Command {
     Catalog(cmd::serve::CatalogCmdArgs),
 }
 
+impl Cli {
+    /// The process's name in traces (`service.name`) unless
+    /// `OTEL_SERVICE_NAME` gives one: `moocpipe-<role>`, a worker's role
+    /// being its stage, so each kind of process is told apart.
+    pub fn service_name(&self) -> String {
+        let role = match &self.command {
+            Command::Check(_) => "check",
+            Command::Process(_) => "process",
+            Command::Qc(_) => "qc",
+            Command::Caption(_) => "caption-cli",
+            Command::Models(_) => "models",
+            Command::Config(_) => "config",
+            Command::Worker(args) => moocpipe_broker::Stage::from(args.stage).as_str(),
+            Command::Ingest(_) => "ingest",
+            Command::Submit(_) => "submit",
+            Command::Dlq(_) => "dlq",
+        };
+        format!("moocpipe-{role}")
+    }
+}
+
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {

@@ -43,7 +43,7 @@ pub use config::{
     ENV_WEBHOOK_URL,
 };
 pub use error::NotifyError;
-pub use notifier::Notifier;
+pub use notifier::{Deliveries, Notifier};
 
 /// What to tell the author of one take.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use tracing::Instrument;
+
 use crate::email::EmailChannel;
 use crate::webhook::WebhookChannel;
 use crate::{Notice, NotifyConfig, NotifyError, Sent};
@@ -46,7 +48,38 @@ impl Notifier {
     /// fail, a transient error is returned before a permanent one, so that a
     /// retry still happens while it may help.
     pub async fn send(&self, notice: &Notice) -> Result<Sent, NotifyError> {
-        check_take_id(&notice.take_id)?;
+        self.send_each(notice).await.result()
+    }
+
+    /// Sends `notice` like [`send`](Self::send) and tells how each channel
+    /// fared. The whole is one span (`notice`), each channel one inside it;
+    /// the webhook's request carries its W3C `traceparent`.
+    pub async fn send_each(&self, notice: &Notice) -> Deliveries {
+        let span = tracing::info_span!(
+            "notice",
+            take_id = %notice.take_id,
+            email = tracing::field::Empty,
+            webhook = tracing::field::Empty,
+        );
+        let deliveries = self.deliver(notice).instrument(span.clone()).await;
+        for (name, outcome) in [
+            ("email", &deliveries.email),
+            ("webhook", &deliveries.webhook),
+        ] {
+            if let Some(outcome) = outcome {
+                span.record(name, Deliveries::outcome(outcome));
+            }
+        }
+        deliveries
+    }
+
+    async fn deliver(&self, notice: &Notice) -> Deliveries {
+        if let Err(error) = check_take_id(&notice.take_id) {
+            return Deliveries {
+                invalid: Some(error),
+                ..Deliveries::default()
+            };
+        }
         let to = notice
             .to
             .as_deref()
@@ -55,32 +88,83 @@ impl Notifier {
 
         let email = async {
             match (&self.email, to) {
-                (Some(channel), Some(to)) => channel.send(notice, to).await.map(|()| true),
-                _ => Ok(false),
+                (Some(channel), Some(to)) => Some(
+                    channel
+                        .send(notice, to)
+                        .instrument(tracing::info_span!("notice email"))
+                        .await,
+                ),
+                _ => None,
             }
         };
         let webhook = async {
             match &self.webhook {
-                Some(channel) => channel.send(notice).await.map(|()| true),
-                None => Ok(false),
+                Some(channel) => Some(
+                    channel
+                        .send(notice)
+                        .instrument(tracing::info_span!("notice webhook"))
+                        .await,
+                ),
+                None => None,
             }
         };
         let (email, webhook) = tokio::join!(email, webhook);
+        if email.is_none() && webhook.is_none() {
+            tracing::debug!(take_id = %notice.take_id, "no channel for this notice");
+        }
+        Deliveries {
+            email,
+            webhook,
+            invalid: None,
+        }
+    }
+}
 
+/// How each channel fared with one notice: `None` for a channel not used
+/// (not configured, or no recipient).
+#[derive(Debug, Default)]
+pub struct Deliveries {
+    pub email: Option<Result<(), NotifyError>>,
+    pub webhook: Option<Result<(), NotifyError>>,
+    /// The notice itself was refused before any channel was tried.
+    pub invalid: Option<NotifyError>,
+}
+
+impl Deliveries {
+    /// `sent`, `transient` (a retry may deliver) or `permanent`: a label
+    /// for metrics and spans.
+    pub fn outcome(result: &Result<(), NotifyError>) -> &'static str {
+        match result {
+            Ok(()) => "sent",
+            Err(error) if error.is_transient() => "transient",
+            Err(_) => "permanent",
+        }
+    }
+
+    /// `(channel, outcome)` of each channel used.
+    pub fn outcomes(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        [("email", &self.email), ("webhook", &self.webhook)]
+            .into_iter()
+            .filter_map(|(channel, result)| Some((channel, Deliveries::outcome(result.as_ref()?))))
+    }
+
+    /// The whole as [`Notifier::send`] gives it.
+    pub fn result(self) -> Result<Sent, NotifyError> {
+        if let Some(invalid) = self.invalid {
+            return Err(invalid);
+        }
+        let (used_email, used_webhook) = (self.email.is_some(), self.webhook.is_some());
+        let email = self.email.unwrap_or(Ok(())).map(|()| used_email);
+        let webhook = self.webhook.unwrap_or(Ok(())).map(|()| used_webhook);
         match (email, webhook) {
-            (Ok(email), Ok(webhook)) => {
-                if !email && !webhook {
-                    tracing::debug!(take_id = %notice.take_id, "no channel for this notice");
-                }
-                Ok(Sent { email, webhook })
-            }
+            (Ok(email), Ok(webhook)) => Ok(Sent { email, webhook }),
             (Err(err), Ok(_)) | (Ok(_), Err(err)) => Err(err),
             (Err(email), Err(webhook)) => {
                 if !email.is_transient() && webhook.is_transient() {
-                    tracing::warn!(take_id = %notice.take_id, error = %email, "e-mail failed too");
+                    tracing::warn!(error = %email, "e-mail failed too");
                     Err(webhook)
                 } else {
-                    tracing::warn!(take_id = %notice.take_id, error = %webhook, "webhook failed too");
+                    tracing::warn!(error = %webhook, "webhook failed too");
                     Err(email)
                 }
             }

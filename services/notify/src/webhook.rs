@@ -80,9 +80,15 @@ impl WebhookChannel {
                 take_id: notice.take_id.clone(),
                 reason: format!("encoding the payload: {err}"),
             })?;
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(Method::POST)
-            .uri(self.uri.clone())
+            .uri(self.uri.clone());
+        // The receiver's span can be a child of this one (W3C trace
+        // context); nothing is added when traces are not exported.
+        for (name, value) in moocpipe_telemetry::TraceHeaders::current().pairs() {
+            request = request.header(name, value);
+        }
+        let request = request
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .header(IDEMPOTENCY_KEY, key)
             .header(

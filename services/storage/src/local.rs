@@ -449,6 +449,7 @@ impl LocalStore {
             size: meta.len(),
             etag: etag_of(&meta),
             content_type: Some(crate::content_type::for_key(key).to_string()),
+            modified: meta.modified().ok(),
         }))
     }
 

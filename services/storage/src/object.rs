@@ -29,6 +29,9 @@ pub struct ObjectMeta {
     /// The media type given at upload (S3) or guessed from the extension
     /// (local, see [`crate::content_type::for_key`]).
     pub content_type: Option<String>,
+    /// When the object was last written (S3's `Last-Modified`, a file's
+    /// modification time), if the store says.
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// One object of a listing page: what ListObjectsV2 tells without a HEAD.

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
+use moocpipe_telemetry::propagation::record_trace_id;
+use moocpipe_telemetry::TraceHeaders;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::sleep;
 use tokio_util::sync::CancellationToken;
@@ -43,8 +45,19 @@ pub(super) async fn run_job<H: Handler, L: LeaseStore>(
         take_id = %lease.headers.take_id,
         attempt = lease.headers.attempt,
         fence = lease.fence,
-        traceparent = lease.headers.traceparent.as_deref().unwrap_or(""),
+        trace_id = tracing::field::Empty,
     );
+    // A child of the publish that sent the job, in whatever process; what
+    // the job publishes (next jobs, its retry, its dead letter, a
+    // hand-back) is sent from this span.
+    let received = lease.headers.trace();
+    received.parent(&span);
+    record_trace_id(&span, &received);
+    let mut lease = lease;
+    let sent_from = TraceHeaders::of(&span);
+    if !sent_from.is_empty() {
+        lease.headers = lease.headers.with_trace(sent_from);
+    }
     async move {
         let metrics = &shared.options.metrics;
         let started = Instant::now();
@@ -120,7 +133,7 @@ pub(super) async fn run_job<H: Handler, L: LeaseStore>(
                     .into_iter()
                     .map(|mut message| {
                         if message.headers.traceparent.is_none() {
-                            message.headers.traceparent = headers.traceparent.clone();
+                            message.headers = message.headers.with_trace(headers.trace());
                         }
                         let (exchange, routing_key) = message.route.address(shared.topology());
                         Addressed {

@@ -105,7 +105,7 @@ impl<H: Handler, L: LeaseStore> Shared<H, L> {
                 exchange: self.topology().events_exchange(),
                 routing_key: Topology::event_routing_key(self.stage(), EVENT_FAILED),
                 headers: Headers::new(headers.take_id.clone())
-                    .with_traceparent(headers.traceparent.clone())
+                    .with_trace(headers.trace())
                     .to_table(),
                 body: event_body,
             }),

@@ -55,6 +55,7 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
                 .put_json(&key, &record)
                 .await
                 .map_err(storage_error)?;
+            ctx.metrics.probed(&record);
             record
         }
     };

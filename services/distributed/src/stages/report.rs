@@ -102,7 +102,9 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     };
     let notifier = Notifier::new(ctx.settings.notify.clone())
         .map_err(|e| JobError::Permanent(format!("notification settings: {e}")))?;
-    let sent = notifier.send(&notice).await.map_err(|e| {
+    let deliveries = notifier.send_each(&notice).await;
+    ctx.metrics.notices(&deliveries);
+    let sent = deliveries.result().map_err(|e| {
         if e.is_transient() {
             JobError::Transient(format!("telling the author of {take_id}: {e}"))
         } else {
@@ -121,6 +123,10 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
         .put_json(&layout::record(&take_id, Record::Published), &record)
         .await
         .map_err(storage_error)?;
+    // Upload → notice, from the raw take's Last-Modified (best effort).
+    let uploaded = ctx.stores.raw.head(&take.key).await.ok().flatten();
+    ctx.metrics
+        .noticed(&record, uploaded.and_then(|meta| meta.modified));
     update_course_report(&ctx, &take.course).await?;
     tracing::info!(take_id, links = record.links.len(), "published and noticed");
     Ok(vec![event(Stage::Report, "published", &take_id, &record)?])

@@ -115,10 +115,13 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
         tracing::info!(take_id, run = %job.run, bytes, "renditions uploaded");
     }
     match qc_result {
-        Some(Ok(qc)) => media
-            .put_json(&layout::record(&take_id, Record::Qc), &qc)
-            .await
-            .map_err(storage_error)?,
+        Some(Ok(qc)) => {
+            media
+                .put_json(&layout::record(&take_id, Record::Qc), &qc)
+                .await
+                .map_err(storage_error)?;
+            ctx.metrics.qc_scored(&qc);
+        }
         Some(Err(e)) => tracing::warn!(take_id, error = %e, "quality not measured"),
         None => {}
     }

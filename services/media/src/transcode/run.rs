@@ -41,6 +41,15 @@ impl Run<'_> {
         guard: PipelineGuard,
         progress: &mut dyn FnMut(&TranscodeProgress),
     ) -> Result<(), MediaError> {
+        // The pipeline's span: decoded frames and how many times faster
+        // than real time it ran, recorded however it ends.
+        let span = tracing::info_span!(
+            "gstreamer transcode",
+            file = self.file,
+            frames = tracing::field::Empty,
+            realtime_factor = tracing::field::Empty,
+        );
+        let _entered = span.enter();
         let pipeline = &guard.0;
         pipeline.set_state(gst::State::Playing).map_err(|_| {
             super::graph::internal(self.file, "the transcode pipeline would not start")
@@ -49,14 +58,20 @@ impl Run<'_> {
         let duration = self
             .duration
             .map(|d| gst::ClockTime::from_nseconds(d.as_nanos() as u64));
-        wait_for_eos(self.file, pipeline, &mut |pipeline| {
+        let played = wait_for_eos(self.file, pipeline, &mut |pipeline| {
             check_cancel(self.file, self.cancel)?;
             let fraction = played_fraction(pipeline, duration).unwrap_or(0.0);
             let elapsed = started.elapsed();
             let eta = (fraction > 0.01).then(|| elapsed.mul_f64((1.0 - fraction) / fraction));
             progress(&self.report(fraction, elapsed, eta));
             Ok(())
-        })?;
+        });
+        span.record("frames", self.frames.load(Ordering::Relaxed));
+        if let (Ok(()), Some(media)) = (&played, self.duration) {
+            let wall = started.elapsed().as_secs_f64().max(1e-3);
+            span.record("realtime_factor", media.as_secs_f64() / wall);
+        }
+        played?;
         drop(guard);
         progress(&self.report(1.0, started.elapsed(), Some(Duration::ZERO)));
         Ok(())

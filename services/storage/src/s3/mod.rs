@@ -212,6 +212,9 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
+    /// One span per upload (`upload`: key, bytes; its time is the
+    /// upload's), under the job's.
+    #[tracing::instrument(name = "upload", skip(self, path, content_type), fields(bytes = tracing::field::Empty))]
     async fn put_file(
         &self,
         key: &str,
@@ -229,6 +232,7 @@ impl ObjectStore for S3Store {
             });
         }
         let size = meta.len();
+        tracing::Span::current().record("bytes", size);
         if size > multipart::MIN_PART_SIZE {
             return multipart::upload(
                 &self.client,
@@ -366,6 +370,9 @@ impl ObjectStore for S3Store {
                     .trim_matches('"')
                     .to_string(),
                 content_type: out.content_type().map(str::to_string),
+                modified: out
+                    .last_modified()
+                    .and_then(|time| std::time::SystemTime::try_from(*time).ok()),
             })),
             // A bodiless 404 is a missing key or a missing bucket; ask.
             Err(e) => match sdk_error(e, self.request("head_object", key)) {
