@@ -66,6 +66,9 @@ impl Cli {
             Command::Ingest(_) => "ingest",
             Command::Submit(_) => "submit",
             Command::Dlq(_) => "dlq",
+            Command::Serve(_) => "serve",
+            Command::Users(_) => "users",
+            Command::Catalog(_) => "catalog",
         };
         format!("moocpipe-{role}")
     }
