@@ -85,7 +85,21 @@ impl Catalog {
             .await
             .map_err(|source| CatalogError::Connect { url: shown, source })?;
         let catalog = Catalog { pool, backend };
-        schema::create(&catalog).await?;
+        // SQLite: another process (a server, a second `users add`) may
+        // hold the file for a moment while it creates the tables or
+        // switches to WAL; that is a wait, not an error.
+        let mut tries = 0;
+        loop {
+            match schema::create(&catalog).await {
+                Err(CatalogError::Query(e))
+                    if backend == Backend::Sqlite && is_busy(&e) && tries < 50 =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => break other?,
+            }
+        }
         Ok(catalog)
     }
 
@@ -112,6 +126,11 @@ impl Catalog {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// SQLite's "database is locked" (SQLITE_BUSY, code 5).
+fn is_busy(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("5"))
 }
 
 /// Now, in milliseconds since the Unix epoch.

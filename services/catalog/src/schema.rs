@@ -95,9 +95,16 @@ pub async fn create(catalog: &Catalog) -> Result<(), CatalogError> {
         }
         Backend::Sqlite => {
             // Readers (the server) and a writer (a `process` run) at once.
-            sqlx::query("PRAGMA journal_mode=WAL")
-                .execute(&mut *conn)
+            // Switching needs the database to itself, so only when it is
+            // not WAL already (a second process opening it is the norm).
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut *conn)
                 .await?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                sqlx::query("PRAGMA journal_mode=WAL")
+                    .execute(&mut *conn)
+                    .await?;
+            }
         }
     }
     let mut result = Ok(());

@@ -174,6 +174,22 @@ async fn scenario(catalog: &Catalog, store: &LocalStore) {
     assert!(catalog.users().await.expect("users").is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_opening_a_new_sqlite_catalog_at_once_both_get_it() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (a, b) = tokio::join!(Catalog::open_local(dir.path()), Catalog::open_local(dir.path()));
+        let (a, b) = (a.expect("first"), b.expect("second"));
+        let (x, y) = tokio::join!(
+            a.add_user("one", Role::Admin, "a long enough password"),
+            b.add_user("two", Role::Studio, "a long enough password")
+        );
+        x.expect("add one");
+        y.expect("add two");
+        assert_eq!(a.users().await.expect("users").len(), 2);
+    }
+}
+
 #[tokio::test]
 async fn sqlite_holds_the_catalog_of_the_embedded_mode() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -218,6 +218,20 @@ pub async fn healthz(State(app): State<SharedApp>) -> Response {
 }
 
 pub async fn metrics(State(app): State<SharedApp>) -> Response {
+    if let Some(gauge) = &app.metrics.takes {
+        match app.catalog.state_counts().await {
+            Ok(counts) => {
+                for state in moocpipe_catalog::state::ALL {
+                    let n = counts
+                        .iter()
+                        .find(|c| c.state == state.as_str())
+                        .map_or(0, |c| c.takes);
+                    gauge.with_label_values(&[state.as_str()]).set(n);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "takes by state for /metrics"),
+        }
+    }
     let mut buffer = Vec::new();
     let encoder = TextEncoder::new();
     match encoder.encode(&app.metrics.registry.gather(), &mut buffer) {

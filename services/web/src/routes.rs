@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use moocpipe_catalog::Role;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use std::time::Instant;
 
@@ -364,6 +364,8 @@ pub struct HttpMetrics {
     pub registry: Registry,
     requests: Option<IntCounterVec>,
     seconds: Option<HistogramVec>,
+    /// Takes per state in the catalog, set at each scrape.
+    pub takes: Option<IntGaugeVec>,
 }
 
 impl HttpMetrics {
@@ -387,10 +389,20 @@ impl HttpMetrics {
         )
         .ok()
         .filter(|h| registry.register(Box::new(h.clone())).is_ok());
+        let takes = IntGaugeVec::new(
+            Opts::new(
+                "moocpipe_takes",
+                "Takes in the catalog by state (read at each scrape)",
+            ),
+            &["state"],
+        )
+        .ok()
+        .filter(|g| registry.register(Box::new(g.clone())).is_ok());
         HttpMetrics {
             registry,
             requests,
             seconds,
+            takes,
         }
     }
 }

@@ -268,3 +268,38 @@ async fn a_logged_out_session_no_longer_opens_anything() {
     let (status, _, _) = call(&f.app, "GET", "/api/v1/me", Some(&cookie), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn metrics_count_the_catalog_s_takes_by_state() {
+    let f = fixture().await;
+    let Store::Local(store) = &f.app.store else {
+        panic!("a local store");
+    };
+    let take = serde_json::json!({
+        "take_id": "t1", "source": "/raw/t1.mov", "key": "phys/01-a/01-b/t1.mov",
+        "course": "phys", "kind": "lecture", "module": 1, "lesson": 1, "take": "t1",
+        "title": "T1", "size_bytes": 1
+    });
+    store
+        .put_json(
+            &moocpipe_storage::layout::record("t1", moocpipe_storage::layout::Record::Ingest),
+            &take,
+        )
+        .expect("ingest record");
+    store
+        .put_json(&moocpipe_storage::layout::course_index("phys", "t1"), &take)
+        .expect("course index");
+    moocpipe_catalog::sync::sync_all(&f.app.catalog, store)
+        .await
+        .expect("sync");
+    let (status, body, _) = call(&f.app, "GET", "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("moocpipe_takes{state=\"uploaded\"} 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("moocpipe_takes{state=\"published\"} 0"),
+        "{body}"
+    );
+}
