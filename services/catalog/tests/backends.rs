@@ -178,7 +178,10 @@ async fn scenario(catalog: &Catalog, store: &LocalStore) {
 async fn two_processes_opening_a_new_sqlite_catalog_at_once_both_get_it() {
     for _ in 0..5 {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (a, b) = tokio::join!(Catalog::open_local(dir.path()), Catalog::open_local(dir.path()));
+        let (a, b) = tokio::join!(
+            Catalog::open_local(dir.path()),
+            Catalog::open_local(dir.path())
+        );
         let (a, b) = (a.expect("first"), b.expect("second"));
         let (x, y) = tokio::join!(
             a.add_user("one", Role::Admin, "a long enough password"),
