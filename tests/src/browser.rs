@@ -112,14 +112,27 @@ impl Drop for Dashboard {
 
 /// `moocpipe users add NAME --role ROLE` with the password on stdin.
 pub fn add_user(catalog_args: &[&str], name: &str, role: &str, password: &str) {
-    let mut child = Command::new(moocpipe_bin())
+    add_user_with(catalog_args, name, role, password, |_| {});
+}
+
+/// [`add_user`] with the command's environment changed by `adjust` (a
+/// distributed pipeline's variables).
+pub fn add_user_with(
+    catalog_args: &[&str],
+    name: &str,
+    role: &str,
+    password: &str,
+    adjust: impl FnOnce(&mut Command),
+) {
+    let mut command = Command::new(moocpipe_bin());
+    command
         .args(["users", "add", name, "--role", role])
         .args(catalog_args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("moocpipe users add");
+        .stderr(Stdio::piped());
+    adjust(&mut command);
+    let mut child = command.spawn().expect("moocpipe users add");
     if let Some(mut stdin) = child.stdin.take() {
         writeln!(stdin, "{password}").expect("password");
     }

@@ -263,24 +263,7 @@ impl Pipeline {
     /// `role` logged in through the API. Returns the logged-in client.
     pub fn spawn_dashboard(&mut self, role: &str) -> ApiClient {
         let password = "dashboard password";
-        let mut command = Command::new(moocpipe_bin());
-        command
-            .args(["users", "add", "watcher", "--role", role])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        self.env(&mut command);
-        let mut child = command.spawn().expect("moocpipe users add");
-        if let Some(mut stdin) = child.stdin.take() {
-            use std::io::Write as _;
-            writeln!(stdin, "{password}").expect("password");
-        }
-        let out = child.wait_with_output().expect("users add");
-        assert!(
-            out.status.success(),
-            "users add: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::browser::add_user_with(&[], "watcher", role, password, |c| self.env(c));
         let listen = format!("127.0.0.1:{}", free_port());
         self.spawn("serve", &["serve", "--listen", &listen]);
         let client = ApiClient::new(&format!("http://{listen}"), self.work.path());

@@ -9,9 +9,7 @@
 //!   whose records changed (by modification time) is synced.
 
 use lapin::options::{BasicAckOptions, BasicNackOptions};
-use lapin::types::AMQPValue;
-use moocpipe_broker::message::HEADER_TAKE_ID;
-use moocpipe_broker::{consume, topology, BrokerError};
+use moocpipe_broker::{consume, topology, BrokerError, Headers};
 use moocpipe_catalog::sync::{sync_course, sync_take};
 use moocpipe_catalog::{Catalog, CatalogError};
 use moocpipe_storage::layout::{self, Record};
@@ -99,20 +97,13 @@ async fn consume(
     )
     .await?
     {
-        let take_id = delivery
-            .properties
-            .headers()
-            .as_ref()
-            .and_then(|h| h.inner().get(HEADER_TAKE_ID).cloned())
-            .and_then(|v| match v {
-                AMQPValue::LongString(s) => Some(s.to_string()),
-                AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
-                _ => None,
-            });
-        let Some(take_id) = take_id else {
-            tracing::warn!("an event without a take id; dropped");
-            delivery.ack(BasicAckOptions::default()).await?;
-            continue;
+        let take_id = match Headers::from_table(delivery.properties.headers().as_ref()) {
+            Ok(headers) => headers.take_id,
+            Err(reason) => {
+                tracing::warn!(%reason, "an event that is not a moocpipe message; dropped");
+                delivery.ack(BasicAckOptions::default()).await?;
+                continue;
+            }
         };
         let pending = moocpipe_control::probe_pending(jobs, &take_id)
             .await

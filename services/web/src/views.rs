@@ -198,16 +198,10 @@ pub async fn overview(app: &SharedApp) -> Result<Overview, ApiError> {
         .into_iter()
         .map(|c| (c.state, c.takes))
         .collect();
-    let mut jobs = Vec::new();
-    let mut dead_letters = None;
-    if let Some(pool) = &app.jobs {
-        jobs = moocpipe_control::active_jobs(pool, ACTIVE_JOBS)
-            .await?
-            .into_iter()
-            .map(|row| job_view(row, Vec::new(), now))
-            .collect();
-        dead_letters = Some(moocpipe_control::dead_jobs(pool).await?);
-    }
+    let dead_letters = match &app.jobs {
+        Some(pool) => Some(moocpipe_control::dead_jobs(pool).await?),
+        None => None,
+    };
     let states = state::ALL
         .into_iter()
         .map(|s| StateCount {
@@ -218,7 +212,7 @@ pub async fn overview(app: &SharedApp) -> Result<Overview, ApiError> {
     Ok(Overview {
         states,
         failing_rules_week: app.catalog.failing_rules_since(now - WEEK_MS).await?,
-        jobs,
+        jobs: jobs(app).await?,
         dead_letters,
         mode: app.config.mode.to_owned(),
         generated_ms: now,
