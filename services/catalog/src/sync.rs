@@ -73,6 +73,19 @@ pub async fn sync_take<S: ObjectStore>(
     take_id: &str,
     probe_running: bool,
 ) -> Result<Option<TakeState>, CatalogError> {
+    Ok(sync_take_in_course(catalog, store, take_id, probe_running)
+        .await?
+        .map(|(state, _)| state))
+}
+
+/// [`sync_take`], also saying which course the take is in (to sync the
+/// course next without reading the row back).
+pub async fn sync_take_in_course<S: ObjectStore>(
+    catalog: &Catalog,
+    store: &S,
+    take_id: &str,
+    probe_running: bool,
+) -> Result<Option<(TakeState, String)>, CatalogError> {
     let Some((ingest, take)) = record::<TakeRef, _>(store, take_id, Record::Ingest).await? else {
         return Ok(None);
     };
@@ -153,7 +166,7 @@ pub async fn sync_take<S: ObjectStore>(
         },
     };
     catalog.upsert_take(&row, &failed_rules).await?;
-    Ok(Some(state))
+    Ok(Some((state, take.course)))
 }
 
 /// Brings one course's row up to date from its segment report and

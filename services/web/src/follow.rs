@@ -10,7 +10,7 @@
 
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use moocpipe_broker::{consume, topology, BrokerError, Headers};
-use moocpipe_catalog::sync::{sync_course, sync_take};
+use moocpipe_catalog::sync::{sync_course, sync_take_in_course};
 use moocpipe_catalog::{Catalog, CatalogError};
 use moocpipe_storage::layout::{self, Record};
 use moocpipe_storage::{LocalStore, ObjectStore, S3Store};
@@ -33,13 +33,8 @@ async fn sync_one<S: ObjectStore>(
     take_id: &str,
     probe_pending: bool,
 ) -> Result<(), CatalogError> {
-    if sync_take(catalog, store, take_id, probe_pending)
-        .await?
-        .is_some()
-    {
-        if let Some(row) = catalog.take(take_id).await? {
-            sync_course(catalog, store, &row.summary.course).await?;
-        }
+    if let Some((_, course)) = sync_take_in_course(catalog, store, take_id, probe_pending).await? {
+        sync_course(catalog, store, &course).await?;
     }
     Ok(())
 }
@@ -181,13 +176,11 @@ pub async fn scan_local(
         if !store.exists(&layout::record(&id, Record::Ingest)) {
             continue;
         }
-        match sync_take(catalog, store, &id, false).await {
-            Ok(Some(_)) => {
+        match sync_take_in_course(catalog, store, &id, false).await {
+            Ok(Some((_, course))) => {
                 synced += 1;
                 seen.insert(id.clone(), sig);
-                if let Ok(Some(row)) = catalog.take(&id).await {
-                    courses.insert(row.summary.course);
-                }
+                courses.insert(course);
             }
             Ok(None) => {}
             Err(error) => {
