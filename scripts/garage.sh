@@ -9,6 +9,11 @@
 #                                 eval "$(scripts/garage.sh start /tmp/garage)"
 #   scripts/garage.sh env DIR     prints those lines again
 #   scripts/garage.sh stop DIR    stops it and waits until it has exited
+#   scripts/garage.sh cors DIR BUCKET ORIGIN...
+#                                 lets pages of ORIGIN (the dashboard, e.g.
+#                                 http://127.0.0.1:8080) upload takes to BUCKET from the
+#                                 browser: PUT through presigned URLs, ETag readable
+#                                 (deploy/garage/cors.sh; needs jq)
 #
 # Every command is idempotent: start on a running node only prints its
 # variables, stop on a stopped one does nothing. Sourced, it defines
@@ -20,6 +25,8 @@
 
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=deploy/garage/cors.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../deploy/garage/cors.sh"
 
 GARAGE_VERSION=2.5.0
 GARAGE_ROOT="$HOME/.cache/moocpipe/garage-$GARAGE_VERSION"
@@ -215,6 +222,24 @@ garage_stop() { # DIR
   rm -f "$dir/garage.pid"
 }
 
+garage_cors() { # DIR BUCKET ORIGIN...
+  local dir="${1:?usage: garage.sh cors DIR BUCKET ORIGIN...}"
+  local bucket="${2:?usage: garage.sh cors DIR BUCKET ORIGIN...}"
+  shift 2
+  dir=$(cd "$dir" && pwd) || return 1
+  [ -f "$dir/garage.toml" ] || {
+    echo "$dir has no Garage node (no garage.toml)" >&2
+    return 1
+  }
+  GARAGE_CONFIG="$dir/garage.toml"
+  allow_browser_uploads garage_cli "$bucket" "$@" || return 1
+  say "bucket $bucket: browsers on $* may upload takes to it (CORS)"
+}
+
+garage_cli() {
+  "$(garage_bin)" -c "$GARAGE_CONFIG" "$@"
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   case "${1:-}" in
@@ -222,6 +247,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   start) garage_start "${2:?usage: garage.sh start DIR}" ;;
   env) garage_env "${2:?usage: garage.sh env DIR}" ;;
   stop) garage_stop "${2:?usage: garage.sh stop DIR}" ;;
+  cors) shift && garage_cors "$@" ;;
   *)
     sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2

@@ -677,9 +677,173 @@ async fn a_failed_multipart_upload_is_aborted_before_the_error_returns() {
     assert_eq!(store.head(key).await.expect("head"), None);
 }
 
+#[tokio::test]
+async fn parts_sent_through_presigned_urls_are_listed_resumed_and_completed() {
+    let garage = Garage::start();
+    let store = garage.store();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let part = moocpipe_storage::MIN_PART_SIZE as usize;
+    let bytes = write_test_file(&dir.path().join("take.mov"), 2 * part + 1000);
+    let key = "physics-101/01-mechanics/02-newton/take-01.mov";
+    let upload = store
+        .create_upload(key, "video/quicktime")
+        .await
+        .expect("create");
+    let put = |number: u32| {
+        let (store, upload) = (store.clone(), upload.clone());
+        let secret = garage.secret_access_key.clone();
+        let chunk =
+            bytes[(number as usize - 1) * part..(number as usize * part).min(bytes.len())].to_vec();
+        async move {
+            let url = store
+                .presign_part(key, &upload, number, Duration::from_secs(300))
+                .await
+                .expect("presign");
+            assert!(!url.contains(&secret), "no secret in a URL");
+            let (status, head, body) = http("PUT", &url, &[], &chunk);
+            assert_eq!(
+                status,
+                200,
+                "part {number}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            head.lines()
+                .find_map(|l| l.strip_prefix("etag: "))
+                .expect("an ETag")
+                .trim_matches('"')
+                .to_owned()
+        }
+    };
+    // Parts 1 and 3, then "a reload": the store says which it holds.
+    let first = put(1).await;
+    put(3).await;
+    let held = store.list_parts(key, &upload).await.expect("list");
+    assert_eq!(
+        held.iter().map(|p| (p.number, p.size)).collect::<Vec<_>>(),
+        vec![(1, part as u64), (3, 1000)]
+    );
+    assert_eq!(held[0].etag, first);
+    put(2).await;
+    let held = store.list_parts(key, &upload).await.expect("list");
+    assert_eq!(held.len(), 3);
+    let etag = store
+        .complete_upload(key, &upload, &held)
+        .await
+        .expect("complete");
+    assert!(etag.ends_with("-3"), "{etag}");
+    assert_eq!(
+        store.head(key).await.expect("head").map(|m| m.etag),
+        Some(etag)
+    );
+    assert!(
+        store.get_bytes(key).await.expect("get") == bytes,
+        "the object is the file"
+    );
+    assert!(
+        matches!(
+            store.list_parts(key, &upload).await,
+            Err(StorageError::NotFound { .. })
+        ),
+        "a completed upload has no parts to list"
+    );
+
+    let other = store
+        .create_upload("physics-101/promo/trailer.mp4", "video/mp4")
+        .await
+        .expect("create");
+    store
+        .abort_upload("physics-101/promo/trailer.mp4", &other)
+        .await
+        .expect("abort");
+    assert!(matches!(
+        store
+            .list_parts("physics-101/promo/trailer.mp4", &other)
+            .await,
+        Err(StorageError::NotFound { .. })
+    ));
+    assert_eq!(pending_uploads(&store).await, 0);
+}
+
+#[tokio::test]
+async fn the_cors_rule_of_scripts_garage_sh_lets_the_dashboard_s_pages_put_parts_and_read_etags() {
+    let garage = Garage::start();
+    let store = garage.store();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/garage.sh");
+    let dashboard = "http://dashboard.example:8080";
+    for _ in 0..2 {
+        // Twice: the rule replaces itself.
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .args(["cors"])
+            .arg(garage.dir())
+            .args([&garage.bucket, dashboard, "http://127.0.0.1:8080"])
+            .output()
+            .expect("run scripts/garage.sh cors");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let rules = store
+        .client()
+        .get_bucket_cors()
+        .bucket(store.bucket())
+        .send()
+        .await
+        .expect("GetBucketCors")
+        .cors_rules()
+        .len();
+    assert_eq!(rules, 1);
+    let key = "physics-101/promo/trailer.mp4";
+    let upload = store.create_upload(key, "video/mp4").await.expect("create");
+    let url = store
+        .presign_part(key, &upload, 1, Duration::from_secs(300))
+        .await
+        .expect("presign");
+    let preflight = |origin: &str| {
+        http(
+            "OPTIONS",
+            &url,
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "PUT"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ],
+            &[],
+        )
+    };
+    let (status, head, _) = preflight(dashboard);
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        head.contains(&format!("access-control-allow-origin: {dashboard}")),
+        "{head}"
+    );
+    // Another site's page gets no permission: the preflight fails (Garage
+    // answers 403; its error answers carry `*`, which a failed preflight
+    // does not use).
+    let (status, head, _) = preflight("https://elsewhere.example");
+    assert_eq!(status, 403, "{head}");
+    assert!(!head.contains("allow-origin: https://elsewhere"), "{head}");
+    let (status, head, _) = http("PUT", &url, &[("Origin", dashboard)], b"part");
+    assert_eq!(status, 200, "{head}");
+    let exposed = head
+        .lines()
+        .find_map(|l| l.strip_prefix("access-control-expose-headers: "))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("etag"), "{head}");
+}
+
 /// A GET with nothing but a socket, as a browser following the link would
 /// (no SDK, no signing): status, lower-cased headers, body.
 fn http_get(url: &str) -> (u16, String, Vec<u8>) {
+    http("GET", url, &[], &[])
+}
+
+/// Any request with nothing but a socket (a browser's PUT to a presigned
+/// URL, its CORS preflight): status, lower-cased headers, body.
+fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<u8>) {
     let rest = url.strip_prefix("http://").expect("an http:// URL");
     let slash = rest.find('/').expect("a path");
     let (host, path) = rest.split_at(slash);
@@ -687,11 +851,16 @@ fn http_get(url: &str) -> (u16, String, Vec<u8>) {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if method == "PUT" {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("send");
+    stream.write_all(body).expect("send the body");
     let mut response = Vec::new();
     stream.read_to_end(&mut response).expect("receive");
     let split = response

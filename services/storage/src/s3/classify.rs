@@ -87,10 +87,13 @@ pub(crate) fn response(
     let message = message.unwrap_or_default().to_string();
     match (code, status) {
         (Some("NoSuchBucket"), _) => StorageError::NoSuchBucket { bucket },
-        (Some("NoSuchKey" | "NotFound"), _) | (None, 404) => StorageError::NotFound {
-            store: format!("s3://{bucket}"),
-            key,
-        },
+        // NoSuchUpload: a multipart upload completed, aborted or never made.
+        (Some("NoSuchKey" | "NotFound" | "NoSuchUpload"), _) | (None, 404) => {
+            StorageError::NotFound {
+                store: format!("s3://{bucket}"),
+                key,
+            }
+        }
         (Some("PreconditionFailed"), _) | (_, 412) => StorageError::Changed {
             location: format!("s3://{bucket}/{key}"),
             expected_etag: request.if_match.unwrap_or_default().to_string(),
@@ -167,6 +170,8 @@ mod tests {
         assert!(matches!(e, StorageError::NotFound { .. }), "{e}");
         let e = response(404, None, None, GET);
         assert!(matches!(e, StorageError::NotFound { .. }), "HEAD: {e}");
+        let e = response(404, Some("NoSuchUpload"), None, GET);
+        assert!(matches!(e, StorageError::NotFound { .. }), "{e}");
         let e = response(416, Some("InvalidRange"), None, GET);
         assert!(
             matches!(e, StorageError::InvalidRange { start: 7, .. }),

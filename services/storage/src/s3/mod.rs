@@ -5,12 +5,15 @@
 mod classify;
 mod config;
 mod multipart;
+mod upload;
 
 pub use config::{
     S3Config, S3Timeouts, ENV_ACCESS_KEY_ID, ENV_BUCKET, ENV_CONNECT_TIMEOUT, ENV_ENDPOINT,
     ENV_MAX_ATTEMPTS, ENV_OPERATION_TIMEOUT, ENV_PATH_STYLE, ENV_READ_TIMEOUT, ENV_REGION,
     ENV_SECRET_ACCESS_KEY, ENV_TRANSFER_TIMEOUT,
 };
+
+pub use upload::{part_size, UploadedPart, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
 
 use crate::object::{
     check_expiry, check_key, check_prefix, ListPage, ListedObject, ObjectMeta, ObjectStore,
@@ -88,6 +91,11 @@ impl S3Store {
                 other => Err(other),
             },
         }
+    }
+
+    /// The client presigned URLs are made with: they name its endpoint.
+    fn presigner(&self) -> &Client {
+        &self.client
     }
 
     fn request<'a>(&'a self, operation: &'static str, key: &'a str) -> Request<'a> {

@@ -21,7 +21,6 @@ use tokio::task::JoinSet;
 const MIB: u64 = 1024 * 1024;
 /// The smallest part, and the size above which a file goes multipart.
 pub(crate) const MIN_PART_SIZE: u64 = 16 * MIB;
-const MAX_PARTS: u64 = 10_000;
 /// S3's largest object.
 const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * MIB;
 /// Parts sent at the same time: enough to fill a link to AWS, few enough
@@ -34,10 +33,7 @@ pub(crate) const READ_BUFFER: usize = 256 * 1024;
 /// The part size for a file of `size` bytes: at least 16 MiB, whole MiB,
 /// and large enough that the file fits in 10,000 parts.
 pub(crate) fn part_size(size: u64) -> u64 {
-    size.div_ceil(MAX_PARTS)
-        .div_ceil(MIB)
-        .saturating_mul(MIB)
-        .max(MIN_PART_SIZE)
+    super::upload::part_size(size, MIN_PART_SIZE)
 }
 
 /// Uploads `path` (of `size` bytes) to `key` in parts.
@@ -294,6 +290,7 @@ async fn abort(client: &Client, bucket: &str, key: &str, upload_id: &str) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::upload::MAX_PARTS;
     use super::*;
 
     #[test]

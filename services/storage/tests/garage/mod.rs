@@ -116,6 +116,13 @@ root_domain = ".s3.garage.localhost"
         );
     }
 
+    /// The node's folder (its `garage.toml`, data and log), for
+    /// `scripts/garage.sh` commands that act on a node.
+    #[allow(dead_code)] // used by the upload tests, not the storage ones
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("garage.log")).unwrap_or_default()
     }
