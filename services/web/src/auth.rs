@@ -173,9 +173,9 @@ pub async fn guard(State(app): State<SharedApp>, mut request: Request, next: Nex
     let Some(route) = routes::find(&method, &path) else {
         return next.run(request).await;
     };
-    let Access::Role(least) = route.access else {
+    if route.access == Access::Public {
         return next.run(request).await;
-    };
+    }
     let session = match session_token(request.headers()) {
         Some(token) => match app.catalog.session(&token).await {
             Ok(session) => session,
@@ -190,12 +190,16 @@ pub async fn guard(State(app): State<SharedApp>, mut request: Request, next: Nex
             &request,
         );
     };
-    if session.role < least {
+    if !route.access.allows(session.role) {
         return refuse(
             route.kind,
             ApiError::new(
                 ErrorKind::Forbidden,
-                format!("this needs the {least} role; you are {}", session.role),
+                format!(
+                    "this needs {}; you are {}",
+                    route.access.needs(),
+                    session.role
+                ),
             ),
             &request,
         );

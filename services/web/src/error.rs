@@ -19,6 +19,12 @@ pub enum ErrorKind {
     Csrf,
     NotFound,
     BadRequest,
+    /// Well-formed, but against a rule: the course layout, a sidecar
+    /// field, a size limit. The message says which and what to change.
+    Invalid,
+    /// The request does not fit the current state: a take of that name
+    /// exists already, or an upload's parts are not all there.
+    Conflict,
     /// Too many failed logins; try again later.
     RateLimited,
     /// This server has no such part (e.g. dead letters without a broker).
@@ -34,6 +40,8 @@ impl ErrorKind {
             ErrorKind::Forbidden | ErrorKind::Csrf => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -70,10 +70,9 @@ pub fn document() -> Value {
             responses.insert("400".into(), error_response("The body is not valid"));
         }
         match route.access {
-            Access::Role(role) => {
+            Access::Role(_) | Access::Roles(_) => {
                 operation["security"] = json!([{"session": []}]);
-                operation["description"] =
-                    json!(format!("Needs the `{role}` role or a higher one."));
+                operation["description"] = json!(format!("Needs {}.", route.access.needs()));
                 responses.insert("401".into(), error_response("No session: log in"));
                 responses.insert("403".into(), error_response("The session's role may not"));
             }

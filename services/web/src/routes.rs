@@ -31,6 +31,33 @@ pub enum Access {
     Public,
     /// A session whose role is at least this.
     Role(Role),
+    /// A session with one of these roles, and no other: the studio's own
+    /// actions (uploading takes), which reviewers do not take.
+    Roles(&'static [Role]),
+}
+
+impl Access {
+    /// Whether a session of `role` may call the route.
+    pub fn allows(self, role: Role) -> bool {
+        match self {
+            Access::Public => true,
+            Access::Role(least) => role >= least,
+            Access::Roles(roles) => roles.contains(&role),
+        }
+    }
+
+    /// Who may, in words: "the caidd role or a higher one", "the studio or
+    /// admin role".
+    pub fn needs(self) -> String {
+        match self {
+            Access::Public => "no session".to_owned(),
+            Access::Role(least) => format!("the {least} role or a higher one"),
+            Access::Roles(roles) => {
+                let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                format!("the {} role", names.join(" or "))
+            }
+        }
+    }
 }
 
 /// A query or path parameter of an API route.
