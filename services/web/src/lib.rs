@@ -13,6 +13,8 @@
 //!          ──▶ /api/v1/…  (JSON, same data)     /api/openapi.json
 //!          ──▶ /media/<take>/<file>  (a file a record names: the local file
 //!              with Range, or a 302 to a presigned S3 URL)
+//!          ──▶ /upload, /api/v1/uploads/…  (the studio's takes, sent by the
+//!              browser straight to the raw bucket; see `upload`)
 //!  catalog ◀── follow: every take.* event (distributed), or a scan of the data folder (embedded)
 //! ```
 
@@ -24,6 +26,7 @@ mod media;
 pub mod openapi;
 pub mod pages;
 pub mod routes;
+pub mod upload;
 pub mod views;
 
 use axum::Router;
@@ -88,6 +91,8 @@ pub struct App {
     pub config: ServeConfig,
     pub limiter: LoginLimiter,
     pub metrics: routes::HttpMetrics,
+    /// The studio's uploads from the browser (distributed mode).
+    pub uploads: Option<upload::Uploads>,
 }
 
 pub type SharedApp = Arc<App>;
@@ -100,6 +105,21 @@ impl App {
         broker: Option<Broker>,
         config: ServeConfig,
     ) -> SharedApp {
+        App::new_with_uploads(catalog, store, jobs, broker, config, None)
+    }
+
+    /// [`App::new`] with the studio's upload path, whose counters go on
+    /// the server's `/metrics`.
+    pub fn new_with_uploads(
+        catalog: Catalog,
+        store: Store,
+        jobs: Option<moocpipe_control::PgPool>,
+        broker: Option<Broker>,
+        config: ServeConfig,
+        uploads: Option<upload::UploadConfig>,
+    ) -> SharedApp {
+        let metrics = routes::HttpMetrics::new();
+        let uploads = uploads.map(|u| upload::Uploads::new(u, &metrics.registry));
         Arc::new(App {
             catalog,
             store,
@@ -107,7 +127,8 @@ impl App {
             broker,
             config,
             limiter: LoginLimiter::default(),
-            metrics: routes::HttpMetrics::new(),
+            metrics,
+            uploads,
         })
     }
 }

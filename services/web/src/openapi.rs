@@ -91,6 +91,30 @@ pub fn document() -> Value {
             );
             responses.insert("503".into(), error_response("The broker is not reachable"));
         }
+        if route.path.starts_with("/api/v1/uploads") {
+            responses.insert(
+                "404".into(),
+                error_response("This server has no upload path (embedded mode), or no such upload"),
+            );
+            responses.insert(
+                "422".into(),
+                error_response(
+                    "Against a rule: the course layout, a sidecar field, the size, a take's key",
+                ),
+            );
+            if route.method == "POST" {
+                responses.insert(
+                    "409".into(),
+                    error_response(
+                        "A take of that name exists, or the upload's parts are not all there",
+                    ),
+                );
+            }
+            responses.insert(
+                "503".into(),
+                error_response("The raw bucket is not reachable or refuses the server's key"),
+            );
+        }
         operation["responses"] = Value::Object(responses);
         let item = paths
             .entry(route.path.to_owned())

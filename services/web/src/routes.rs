@@ -15,7 +15,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use std::time::Instant;
 
 use crate::error::{ApiError, ErrorKind};
-use crate::{api, auth, media, pages, views, SharedApp};
+use crate::{api, auth, media, pages, upload, views, SharedApp};
 
 /// A page (HTML) or an API route (JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +172,39 @@ const fn api(
 
 const STUDIO: Access = Access::Role(Role::Studio);
 const ADMIN: Access = Access::Role(Role::Admin);
+/// The studio's own work (uploading takes): the studio, and admins who
+/// stand in for it; reviewers (CAIDD) only read.
+const UPLOADERS: Access = Access::Roles(&[Role::Studio, Role::Admin]);
+
+const UPLOAD_ID: Param = Param {
+    name: "upload_id",
+    in_path: true,
+    ty: "string",
+    description: "the multipart upload's id, as its creation answered",
+    values: &[],
+};
+
+/// An API route of the studio's uploads: studio or admin only, with the
+/// JSON body it takes.
+const fn upload_api(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    params: &'static [Param],
+    response: SchemaFn,
+    body: Option<SchemaFn>,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        kind: Kind::Api,
+        access: UPLOADERS,
+        summary,
+        params,
+        response: Some(response),
+        body,
+    }
+}
 
 /// Every route of the application.
 pub const ROUTES: &[RouteSpec] = &[
@@ -369,6 +402,69 @@ pub const ROUTES: &[RouteSpec] = &[
         &[STAGE],
         schema::<api::Moved>,
     ),
+    page(
+        "GET",
+        "/upload",
+        UPLOADERS,
+        "upload a take from the browser, then see its spec verdict",
+    ),
+    upload_api(
+        "POST",
+        "/api/v1/uploads",
+        "check where a take goes and its sidecar, write the sidecar, start a multipart upload to the raw bucket",
+        &[],
+        schema::<upload::UploadCreated>,
+        Some(schema::<upload::NewUpload>),
+    ),
+    upload_api(
+        "GET",
+        "/api/v1/uploads/folders/{course}",
+        "a course's module and lesson folders in the raw bucket",
+        &[COURSE],
+        schema::<upload::CourseFolders>,
+        None,
+    ),
+    upload_api(
+        "POST",
+        "/api/v1/uploads/{upload_id}/parts",
+        "presigned URLs to PUT parts of an upload straight to the raw bucket",
+        &[UPLOAD_ID],
+        schema::<upload::PartUrls>,
+        Some(schema::<upload::PartsWanted>),
+    ),
+    upload_api(
+        "GET",
+        "/api/v1/uploads/{upload_id}/parts",
+        "the parts the raw bucket holds for an unfinished upload (to resume it)",
+        &[
+            UPLOAD_ID,
+            Param {
+                name: "key",
+                in_path: false,
+                ty: "string",
+                description: "the upload's key, as its creation answered",
+                values: &[],
+            },
+        ],
+        schema::<upload::StoredParts>,
+        None,
+    ),
+    upload_api(
+        "POST",
+        "/api/v1/uploads/{upload_id}/complete",
+        "join the parts into the take and send its ingest job; answers the take id",
+        &[UPLOAD_ID],
+        schema::<upload::UploadCompleted>,
+        Some(schema::<upload::CompleteUpload>),
+    ),
+    upload_api(
+        "POST",
+        "/api/v1/uploads/{upload_id}/abort",
+        "drop an unfinished upload, its parts and its sidecar",
+        &[UPLOAD_ID],
+        schema::<upload::UploadAborted>,
+        Some(schema::<upload::AbortUpload>),
+    ),
     api(
         "GET",
         "/api/v1/users",
@@ -505,6 +601,18 @@ pub fn router(app: SharedApp) -> Router {
         .route("/api/v1/dead-letters/{stage}/replay", post(api::replay))
         .route("/api/v1/dead-letters/{stage}/purge", post(api::purge))
         .route("/api/v1/users", get(api::users))
+        .route("/upload", get(pages::upload::page))
+        .route("/api/v1/uploads", post(upload::create))
+        .route("/api/v1/uploads/folders/{course}", get(upload::folders))
+        .route(
+            "/api/v1/uploads/{upload_id}/parts",
+            get(upload::list_parts).post(upload::sign_parts),
+        )
+        .route(
+            "/api/v1/uploads/{upload_id}/complete",
+            post(upload::complete),
+        )
+        .route("/api/v1/uploads/{upload_id}/abort", post(upload::abort))
         .fallback(api::not_found)
         .layer(middleware::from_fn_with_state(app.clone(), auth::guard))
         .layer(middleware::from_fn_with_state(app.clone(), unlisted))

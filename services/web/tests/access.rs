@@ -45,6 +45,7 @@ fn concrete(path: &str) -> String {
         .replace("{stage}", "probe")
         .replace("{file}", "app.css")
         .replace("{*file}", "runs/r/renditions/x.mp4")
+        .replace("{upload_id}", "no-such-upload")
 }
 
 async fn call(
@@ -135,9 +136,9 @@ async fn every_route_answers_401_without_a_session_and_403_to_a_lower_role() {
     ];
     let mut checked = 0;
     for route in ROUTES {
-        let Access::Role(least) = route.access else {
+        if route.access == Access::Public {
             continue;
-        };
+        }
         let path = concrete(route.path);
         let (status, body, location) = call(&f.app, route.method, &path, None, None).await;
         match route.kind {
@@ -165,7 +166,7 @@ async fn every_route_answers_401_without_a_session_and_403_to_a_lower_role() {
         for (role, (cookie, csrf)) in &sessions {
             let (status, body, _) =
                 call(&f.app, route.method, &path, Some(cookie), Some(csrf)).await;
-            if *role < least {
+            if !route.access.allows(*role) {
                 assert_eq!(
                     status,
                     StatusCode::FORBIDDEN,
@@ -300,6 +301,55 @@ async fn metrics_count_the_catalog_s_takes_by_state() {
     );
     assert!(
         body.contains("moocpipe_takes{state=\"published\"} 0"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn uploads_are_the_studio_s_and_the_embedded_mode_says_how_to_add_takes() {
+    let f = fixture().await;
+    let (studio, studio_csrf) = login(&f.app, "stu").await;
+    let (reviewer, reviewer_csrf) = login(&f.app, "cai").await;
+    let (admin, _) = login(&f.app, "ada").await;
+    for cookie in [&studio, &admin] {
+        let (status, page, _) = call(&f.app, "GET", "/upload", Some(cookie), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("need the distributed mode"), "{page}");
+        assert!(page.contains("moocpipe process --data"), "{page}");
+        assert!(page.contains("href=\"/upload\""), "the nav links the page");
+    }
+    let (status, body, _) = call(&f.app, "GET", "/upload", Some(&reviewer), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (_, overview, _) = call(&f.app, "GET", "/overview", Some(&reviewer), None).await;
+    assert!(
+        !overview.contains("href=\"/upload\""),
+        "no link a reviewer cannot follow"
+    );
+    let (status, body, _) = call(
+        &f.app,
+        "POST",
+        "/api/v1/uploads",
+        Some(&reviewer),
+        Some(&reviewer_csrf),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("the studio or admin role"), "{body}");
+    let (status, body, _) = call(
+        &f.app,
+        "POST",
+        "/api/v1/uploads",
+        Some(&studio),
+        Some(&studio_csrf),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let error: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(error["kind"], "not_found");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("distributed mode")),
         "{body}"
     );
 }

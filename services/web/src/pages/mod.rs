@@ -6,6 +6,7 @@ pub mod dead;
 pub mod login;
 pub mod overview;
 pub mod take;
+pub mod upload;
 
 use axum::extract::Path;
 use axum::http::{header, StatusCode};
@@ -15,6 +16,12 @@ use moocpipe_catalog::{Role, Session};
 
 const CSS: &str = include_str!("../../static/app.css");
 const JS: &str = include_str!("../../static/app.js");
+const UPLOAD_JS: &str = include_str!("../../static/upload.js");
+
+/// Whether `role` may open the page at `path` (the route table says).
+fn may_open(path: &str, role: Role) -> bool {
+    crate::routes::find(&axum::http::Method::GET, path).is_some_and(|r| r.access.allows(role))
+}
 
 /// The frame of every page: header with navigation and who is logged in,
 /// the content, the footer.
@@ -36,6 +43,9 @@ pub fn layout(title: &str, session: Option<&Session>, content: Markup) -> Html<S
                         nav {
                             a href="/overview" { "Overview" }
                             a href="/courses" { "Courses" }
+                            @if may_open("/upload", session.role) {
+                                a href="/upload" { "Upload" }
+                            }
                             @if session.role >= Role::Admin {
                                 a href="/dead-letters" { "Dead letters" }
                             }
@@ -77,6 +87,11 @@ pub async fn static_file(Path(file): Path<String>) -> Response {
         "app.js" => (
             [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
             JS,
+        )
+            .into_response(),
+        "upload.js" => (
+            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+            UPLOAD_JS,
         )
             .into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),

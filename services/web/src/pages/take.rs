@@ -6,7 +6,7 @@ use axum::response::Html;
 use axum::Extension;
 use maud::{html, Markup};
 use moocpipe_catalog::Session;
-use moocpipe_proto::{Verdict, VideoFacts};
+use moocpipe_proto::{ProbeRecord, Verdict, VideoFacts};
 
 use crate::error::PageError;
 use crate::pages::courses::rules_table;
@@ -24,6 +24,24 @@ fn hints(rules: &[moocpipe_proto::RuleResult]) -> Markup {
                         li { code { (r.id) } " (" (r.clause) "): " (r.hint.as_deref().unwrap_or(&r.required)) }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The probe's verdict rule by rule (required, measured, verdict) and what
+/// to change for each failing one; the upload page shows it too.
+pub fn spec(probe: Option<&ProbeRecord>) -> Markup {
+    html! {
+        @match probe {
+            None => p.muted { "The probe has not run yet." },
+            Some(p) => {
+                @if let Some(e) = &p.error {
+                    p.error { "The take could not be checked: " (e.message) }
+                }
+                (rules_table(&p.rules))
+                (hints(&p.rules))
+                @for w in &p.warnings { p.warning { (w) } }
             }
         }
     }
@@ -77,17 +95,7 @@ pub async fn page(
 
         section {
             h2 { "Raw-footage spec" }
-            @match &view.probe {
-                None => p.muted { "The probe has not run yet." },
-                Some(p) => {
-                    @if let Some(e) = &p.error {
-                        p.error { "The take could not be checked: " (e.message) }
-                    }
-                    (rules_table(&p.rules))
-                    (hints(&p.rules))
-                    @for w in &p.warnings { p.warning { (w) } }
-                }
-            }
+            (spec(view.probe.as_ref()))
         }
 
         section {
