@@ -8,6 +8,7 @@
 //! | `MOOCPIPE_RAW_S3_BUCKET` | the studio's raw bucket (read only) | required |
 //! | `MOOCPIPE_RAW_S3_ACCESS_KEY_ID`, `MOOCPIPE_RAW_S3_SECRET_ACCESS_KEY` | a key that can only read it | the media bucket's key |
 //! | `MOOCPIPE_RAW_S3_ENDPOINT`, `MOOCPIPE_RAW_S3_REGION`, `MOOCPIPE_RAW_S3_PATH_STYLE` | when the raw bucket lives elsewhere | the media bucket's |
+//! | `MOOCPIPE_UPLOAD_S3_ACCESS_KEY_ID`, `MOOCPIPE_UPLOAD_S3_SECRET_ACCESS_KEY` | `moocpipe serve`'s key that may write the raw bucket (browser uploads); any other `MOOCPIPE_UPLOAD_S3_X` but the bucket overrides `MOOCPIPE_RAW_S3_X` | the raw bucket's settings |
 //! | `MOOCPIPE_SCRATCH_DIR` | where a stage writes its outputs before uploading them | the system's temp folder |
 //! | `MOOCPIPE_LINK_EXPIRY_SECS` | lifetime of download links, at most 7 days | 604800 |
 
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub const ENV_RAW_BUCKET: &str = "MOOCPIPE_RAW_S3_BUCKET";
+pub const ENV_UPLOAD_ACCESS_KEY_ID: &str = "MOOCPIPE_UPLOAD_S3_ACCESS_KEY_ID";
 pub const ENV_SCRATCH_DIR: &str = "MOOCPIPE_SCRATCH_DIR";
 pub const ENV_LINK_EXPIRY: &str = "MOOCPIPE_LINK_EXPIRY_SECS";
 
@@ -59,6 +61,28 @@ pub fn raw_config(lookup: &impl Fn(&str) -> Option<String>) -> Result<S3Config, 
             .filter(|v| !v.trim().is_empty())
             .or_else(|| lookup(name))
     })
+}
+
+/// The key `moocpipe serve` writes the raw bucket with (the studio's
+/// uploads from the browser): every `MOOCPIPE_RAW_S3_X` may be overridden
+/// by `MOOCPIPE_UPLOAD_S3_X`, above all the access key, since the workers'
+/// raw key is read only. The bucket is always the raw bucket: a take
+/// uploaded anywhere else would never be ingested.
+pub fn upload_config(lookup: &impl Fn(&str) -> Option<String>) -> Result<S3Config, StorageError> {
+    raw_config(&|name: &str| {
+        let upload = name.replacen("MOOCPIPE_RAW_S3_", "MOOCPIPE_UPLOAD_S3_", 1);
+        (name != ENV_RAW_BUCKET && upload != name)
+            .then(|| lookup(&upload))
+            .flatten()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| lookup(name))
+    })
+}
+
+/// Whether `MOOCPIPE_UPLOAD_S3_ACCESS_KEY_ID` is set: without it the
+/// server uploads with the raw bucket's key, which should be read only.
+pub fn has_upload_key(lookup: &impl Fn(&str) -> Option<String>) -> bool {
+    lookup(ENV_UPLOAD_ACCESS_KEY_ID).is_some_and(|v| !v.trim().is_empty())
 }
 
 /// How the stages run in a worker.
@@ -153,6 +177,30 @@ mod tests {
         assert_eq!(raw.secret_access_key, "secret");
         assert_eq!(raw.endpoint.as_deref(), Some("http://127.0.0.1:3900"));
         assert!(raw.path_style);
+    }
+
+    #[test]
+    fn the_upload_key_overrides_the_raw_key_but_never_the_bucket() {
+        let mut pairs = MEDIA.to_vec();
+        pairs.extend([
+            ("MOOCPIPE_RAW_S3_BUCKET", "raw"),
+            ("MOOCPIPE_RAW_S3_ACCESS_KEY_ID", "GKreadonly"),
+            ("MOOCPIPE_RAW_S3_SECRET_ACCESS_KEY", "read-secret"),
+            ("MOOCPIPE_UPLOAD_S3_BUCKET", "elsewhere"),
+        ]);
+        let fallback = upload_config(&env(&pairs)).expect("upload config");
+        assert_eq!(fallback.access_key_id, "GKreadonly");
+        assert!(!has_upload_key(&env(&pairs)));
+        pairs.extend([
+            ("MOOCPIPE_UPLOAD_S3_ACCESS_KEY_ID", "GKuploader"),
+            ("MOOCPIPE_UPLOAD_S3_SECRET_ACCESS_KEY", "write-secret"),
+        ]);
+        let upload = upload_config(&env(&pairs)).expect("upload config");
+        assert_eq!(upload.bucket, "raw");
+        assert_eq!(upload.access_key_id, "GKuploader");
+        assert_eq!(upload.secret_access_key, "write-secret");
+        assert_eq!(upload.endpoint.as_deref(), Some("http://127.0.0.1:3900"));
+        assert!(has_upload_key(&env(&pairs)));
     }
 
     #[test]

@@ -339,18 +339,24 @@ fn parse_s3_uri(uri: &str) -> anyhow::Result<(&str, &str)> {
     }
 }
 
-pub fn submit(args: SubmitArgs) -> anyhow::Result<ExitCode> {
-    let raw = moocpipe_storage::S3Store::new(&raw_config(&env)?)?;
-    let run = RunOptions {
-        amqp: args.broker.amqp("submit"),
-        topology: args.broker.topology(),
+/// What sending ingest jobs needs (`submit`, and `serve` when a browser
+/// upload completes): the broker, nothing of a worker's.
+pub(crate) fn submit_options(broker: &BrokerArgs, role: &str) -> RunOptions {
+    RunOptions {
+        amqp: broker.amqp(role),
+        topology: broker.topology(),
         metrics_addr: None,
         prefetch: None,
         lease_ttl: Duration::from_secs(60),
         shutdown_grace: Duration::ZERO,
         stall_after: None,
         database_url: None,
-    };
+    }
+}
+
+pub fn submit(args: SubmitArgs) -> anyhow::Result<ExitCode> {
+    let raw = moocpipe_storage::S3Store::new(&raw_config(&env)?)?;
+    let run = submit_options(&args.broker, "submit");
     let mut failed = false;
     runtime()?.block_on(async {
         for uri in &args.objects {

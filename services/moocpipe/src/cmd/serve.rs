@@ -90,6 +90,58 @@ pub struct ServeArgs {
     /// How long a login lasts.
     #[arg(long, default_value_t = 12, value_name = "HOURS")]
     pub session_hours: u64,
+    /// Distributed mode: the smallest part of a browser upload to the raw
+    /// bucket (5 to 5120; larger takes get larger parts, at most 10,000).
+    #[arg(
+        long,
+        env = "MOOCPIPE_UPLOAD_PART_MIB",
+        default_value_t = moocpipe_web::upload::DEFAULT_PART_MIB,
+        value_parser = clap::value_parser!(u64).range(5..=5120),
+        value_name = "MIB"
+    )]
+    pub upload_part_mib: u64,
+}
+
+/// The studio's upload path: the raw bucket through a key that may write
+/// it, and the ingest job sent the way `moocpipe submit` sends it.
+fn upload_path(args: &ServeArgs) -> anyhow::Result<moocpipe_web::upload::UploadConfig> {
+    let config = moocpipe_distributed::config::upload_config(&env)?;
+    if !moocpipe_distributed::config::has_upload_key(&env) {
+        tracing::warn!(
+            "{} is not set: browser uploads use the raw bucket's key, which the workers only read with; \
+             give the server the studio uploader's key",
+            moocpipe_distributed::config::ENV_UPLOAD_ACCESS_KEY_ID
+        );
+    }
+    let store = moocpipe_storage::S3Store::new(&config)?;
+    Ok(moocpipe_web::upload::UploadConfig {
+        store: store.clone(),
+        min_part_bytes: args.upload_part_mib * 1024 * 1024,
+        ingest: std::sync::Arc::new(Submit {
+            run: crate::cmd::distributed::submit_options(&args.broker, "serve"),
+            raw: store,
+        }),
+    })
+}
+
+/// Sends a finished upload's ingest job with `moocpipe_distributed::run::submit`.
+struct Submit {
+    run: moocpipe_distributed::run::RunOptions,
+    raw: moocpipe_storage::S3Store,
+}
+
+impl moocpipe_web::upload::Ingest for Submit {
+    fn submit<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            moocpipe_distributed::run::submit(&self.run, &self.raw, self.raw.bucket(), key)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -279,12 +331,13 @@ pub fn serve(args: ServeArgs, config_file: Option<&Path>) -> anyhow::Result<Exit
                     broker.clone(),
                     shutdown.clone(),
                 ));
-                App::new(
+                App::new_with_uploads(
                     catalog,
                     Store::S3(stores.media),
                     Some(jobs),
                     Some(broker),
                     config,
+                    Some(upload_path(&args)?),
                 )
             }
             None => {
