@@ -17,6 +17,12 @@
 # An ID is GK + 24 hex digits (`printf 'GK%s\n' "$(openssl rand -hex 12)"`),
 # a secret 64 hex digits (`openssl rand -hex 32`).
 #
+# The raw bucket gets the CORS rule the studio's browser uploads need
+# (deploy/garage/cors.sh): pages of UPLOAD_ORIGINS (space-separated, default
+# http://localhost:8080 http://127.0.0.1:8080, the dashboard's address in
+# docker-compose.yml) may PUT parts through presigned URLs and read their
+# ETag.
+#
 # Both buckets also get a lifecycle rule that aborts multipart uploads left
 # incomplete for a day (a worker or an uploader killed mid-upload), and
 # uploads already older than that are cleaned up now.
@@ -33,6 +39,10 @@ RAW_BUCKET=${RAW_BUCKET:-moocpipe-raw}
 MEDIA_BUCKET=${MEDIA_BUCKET:-moocpipe-media}
 GARAGE=${GARAGE_BIN:-garage}
 WAIT_SECS=${GARAGE_INIT_WAIT_SECS:-120}
+UPLOAD_ORIGINS=${UPLOAD_ORIGINS:-http://localhost:8080 http://127.0.0.1:8080}
+
+# shellcheck source=deploy/garage/cors.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cors.sh"
 
 say() { printf 'garage-init: %s\n' "$*" >&2; }
 die() {
@@ -170,6 +180,11 @@ set_permissions "$RAW_BUCKET"   "$WORKER_RAW_KEY_ID"    yes  no    no
 set_permissions "$MEDIA_BUCKET" "$WORKER_RAW_KEY_ID"    no   no    no
 set_permissions "$RAW_BUCKET"   "$WORKER_MEDIA_KEY_ID"  no   no    no
 set_permissions "$MEDIA_BUCKET" "$WORKER_MEDIA_KEY_ID"  yes  yes   no
+
+# shellcheck disable=SC2086 # one origin per word
+allow_browser_uploads g "$RAW_BUCKET" $UPLOAD_ORIGINS ||
+  die "could not set the CORS rule of $RAW_BUCKET"
+say "bucket $RAW_BUCKET: browsers on $UPLOAD_ORIGINS may upload takes (CORS)"
 
 ensure_abort_rule "$RAW_BUCKET"
 ensure_abort_rule "$MEDIA_BUCKET"
