@@ -214,7 +214,13 @@ impl Browser {
 
     /// Waits up to 20 s for a JavaScript expression to be true.
     pub async fn wait_for(&self, expression: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.wait_for_within(expression, Duration::from_secs(20))
+            .await;
+    }
+
+    /// Waits up to `within` for a JavaScript expression to be true.
+    pub async fn wait_for_within(&self, expression: &str, within: Duration) {
+        let deadline = Instant::now() + within;
         loop {
             let value = self
                 .client
@@ -248,6 +254,47 @@ impl Browser {
             .text()
             .await
             .expect("text")
+    }
+
+    /// Types `text` into the field `css` (after clearing it); a file
+    /// input takes a local file's path.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        if !css.contains("type=file") {
+            field
+                .clear()
+                .await
+                .unwrap_or_else(|e| panic!("clear {css}: {e}"));
+        }
+        field
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    /// Picks the option of value `value` in the `<select>` `css`.
+    pub async fn select(&self, css: &str, value: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
     /// Logs in through the login form.

@@ -14,4 +14,5 @@ pub mod netns;
 pub mod oracle;
 pub mod otlp;
 pub mod pipeline;
+pub mod throttle;
 pub mod wer;

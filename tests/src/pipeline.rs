@@ -23,6 +23,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const AUTHOR: &str = "lecturer@university.example";
+/// Who [`Pipeline::spawn_dashboard`] logs in as, and every dashboard
+/// user's password.
+pub const DASHBOARD_USER: &str = "watcher";
+pub const DASHBOARD_PASSWORD: &str = "dashboard password";
 pub const KEY: &str = "physics-101/01-mechanics/02-newton/take-01.mov";
 
 /// One pipeline: the store, the broker prefix, the capture server and the
@@ -32,6 +36,8 @@ pub struct Pipeline {
     pub raw_bucket: String,
     /// The studio's key: writes the raw bucket.
     pub uploader: S3Store,
+    /// Its id and secret (what `moocpipe serve` gets for browser uploads).
+    pub uploader_key: (String, String),
     /// The workers' key for the media bucket (the node's default key).
     pub media: S3Store,
     /// The workers' key for the raw bucket: read only.
@@ -175,6 +181,7 @@ impl Pipeline {
             garage,
             raw_bucket,
             uploader,
+            uploader_key: (up_id, up_secret),
             media,
             raw_read_only: (ro_id, ro_secret),
             prefix: format!("e2e-{}", random_hex(4)),
@@ -262,13 +269,31 @@ impl Pipeline {
     /// from its bucket, dead letters from its broker), with a user of
     /// `role` logged in through the API. Returns the logged-in client.
     pub fn spawn_dashboard(&mut self, role: &str) -> ApiClient {
-        let password = "dashboard password";
-        crate::browser::add_user_with(&[], "watcher", role, password, |c| self.env(c));
+        self.spawn_dashboard_with(role, &[], |_| {})
+    }
+
+    /// [`Pipeline::spawn_dashboard`] with more `serve` arguments and its
+    /// environment changed by `adjust`. The user is [`DASHBOARD_USER`]
+    /// with [`DASHBOARD_PASSWORD`].
+    pub fn spawn_dashboard_with(
+        &mut self,
+        role: &str,
+        args: &[&str],
+        adjust: impl FnOnce(&mut Command),
+    ) -> ApiClient {
+        self.add_user(DASHBOARD_USER, role);
         let listen = format!("127.0.0.1:{}", free_port());
-        self.spawn("serve", &["serve", "--listen", &listen]);
+        let mut all = vec!["serve", "--listen", &listen];
+        all.extend_from_slice(args);
+        self.spawn_with("serve", &[], &all, adjust);
         let client = ApiClient::new(&format!("http://{listen}"), self.work.path());
-        client.log_in("watcher", password);
+        client.log_in(DASHBOARD_USER, DASHBOARD_PASSWORD);
         client
+    }
+
+    /// A user of the dashboard's catalog, with [`DASHBOARD_PASSWORD`].
+    pub fn add_user(&self, name: &str, role: &str) {
+        crate::browser::add_user_with(&[], name, role, DASHBOARD_PASSWORD, |c| self.env(c));
     }
 
     pub fn log_path(&self, name: &str) -> PathBuf {
@@ -579,6 +604,63 @@ impl ApiClient {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// `method path` with a JSON body (if any) and the session's CSRF
+    /// token: the HTTP status and the answer (`Null` when it is not JSON).
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let csrf = self
+            .get("/api/v1/me")
+            .and_then(|me| me["csrf_token"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        self.send_raw(
+            method,
+            path,
+            body.map(|b| b.to_string()).as_deref(),
+            Some(&csrf),
+        )
+    }
+
+    /// `method path` with `body` sent as is (JSON or not) and `csrf` in
+    /// `x-csrf-token`: the HTTP status and the answer.
+    pub fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        csrf: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut command = Command::new("curl");
+        command
+            .args(["-sS", "-X", method, "-b"])
+            .arg(&self.jar)
+            .args(["-w", "\n%{http_code}"]);
+        if let Some(csrf) = csrf {
+            command.args(["-H", &format!("x-csrf-token: {csrf}")]);
+        }
+        if let Some(body) = body {
+            command.args([
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                body,
+            ]);
+        }
+        let out = command
+            .arg(format!("{}{path}", self.base))
+            .output()
+            .expect("run curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (answer, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+        (
+            status.trim().parse().unwrap_or(0),
+            serde_json::from_str(answer).unwrap_or(serde_json::Value::Null),
+        )
     }
 
     /// GET `path` as JSON; `None` on a non-2xx answer.
