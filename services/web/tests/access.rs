@@ -45,6 +45,9 @@ fn concrete(path: &str) -> String {
         .replace("{stage}", "probe")
         .replace("{file}", "app.css")
         .replace("{*file}", "runs/r/renditions/x.mp4")
+        .replace("{link_id}", "0000000000000000")
+        .replace("{token}", &"ab".repeat(32))
+        .replace("{*path}", "runs/r/renditions/x.mp4")
 }
 
 async fn call(
@@ -302,4 +305,20 @@ async fn metrics_count_the_catalog_s_takes_by_state() {
         body.contains("moocpipe_takes{state=\"published\"} 0"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn a_stable_link_needs_no_session_and_an_unknown_one_is_404() {
+    let f = fixture().await;
+    let token = "ab".repeat(32);
+    for path in [
+        format!("/l/{token}"),
+        format!("/l/{token}/runs/r/renditions/x.mp4"),
+        "/l/not-a-token".to_owned(),
+    ] {
+        let (status, body, location) = call(&f.app, "GET", &path, None, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(location, None, "{path}: no login asked");
+        assert!(body.contains("no such link"), "{path}: {body}");
+    }
 }
