@@ -29,7 +29,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form, Json};
 use maud::{html, Markup};
 use moocpipe_catalog::links::{LinkScope, Resolved};
-use moocpipe_catalog::{Link, Session, TakeSummary};
+use moocpipe_catalog::sync::sync_take;
+use moocpipe_catalog::{Link, Session, TakeRow, TakeSummary};
 use moocpipe_proto::{CaptionRun, StoredObject, TranscodeRecord};
 use moocpipe_storage::ObjectStore;
 use serde::Deserialize;
@@ -89,6 +90,7 @@ pub async fn open(
     match link.scope() {
         Some(LinkScope::Take { take_id }) => {
             app.metrics.link("page");
+            current_row(&app, &take_id, None).await?;
             let view = views::take_with_media(&app, &take_id, &format!("/l/{token}"))
                 .await
                 .map_err(|e| match e.kind {
@@ -133,12 +135,10 @@ pub async fn file(
     let Some(LinkScope::Take { take_id }) = link.scope() else {
         return Err(ApiError::not_found(format!("{path} of this link")).into());
     };
-    let row = app
-        .catalog
-        .take(&take_id)
+    let key = format!("takes/{take_id}/{path}");
+    let row = current_row(&app, &take_id, Some(&key))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("take {take_id}")))?;
-    let key = format!("takes/{take_id}/{path}");
     let object = media::recorded(row.transcode.as_deref(), row.caption.as_deref(), &key)
         .ok_or_else(|| ApiError::not_found(format!("{path} of this take")))?;
     let transcode = row
@@ -205,6 +205,33 @@ pub async fn file(
             .into_response());
     }
     deliver(&app, &link, &object, counted, request).await
+}
+
+/// The take's catalog row, synced from the store first when the catalog
+/// does not have it or does not know `key` yet: it follows the pipeline's
+/// events and may be a moment behind the notice that carried the link.
+async fn current_row(
+    app: &SharedApp,
+    take_id: &str,
+    key: Option<&str>,
+) -> Result<Option<TakeRow>, ApiError> {
+    let known = |row: &Option<TakeRow>| {
+        row.as_ref().is_some_and(|r| {
+            key.is_none_or(|k| {
+                media::recorded(r.transcode.as_deref(), r.caption.as_deref(), k).is_some()
+            })
+        })
+    };
+    let row = app.catalog.take(take_id).await?;
+    if known(&row) {
+        return Ok(row);
+    }
+    // A take with a link is past its probe.
+    match &app.store {
+        Store::Local(store) => sync_take(&app.catalog, store, take_id, false).await?,
+        Store::S3(store) => sync_take(&app.catalog, store, take_id, false).await?,
+    };
+    Ok(app.catalog.take(take_id).await?)
 }
 
 fn run_dir(take_id: &str, run: &str) -> String {
