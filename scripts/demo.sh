@@ -112,3 +112,12 @@ for _ in $(seq 1 50); do
 done
 curl -fsS "http://$LISTEN/healthz" >/dev/null || { echo "the dashboard did not start; see $DEMO/serve.log" >&2; exit 1; }
 say "dashboard: http://$LISTEN/  (log in as $DEMO_USER / $DEMO_PASSWORD; stop it with: kill \$(cat $PIDFILE))"
+
+# The introduction's stable link, as its author would get it by e-mail in the
+# distributed mode: the take's page and downloads, no login.
+intro=$(grep -l '01-introduction/take-01.mov' "$DATA"/takes/*/records/ingest.json 2>/dev/null | head -n 1 || true)
+if [ -n "$intro" ]; then
+  take_id=$(basename "$(dirname "$(dirname "$intro")")")
+  link=$(MOOCPIPE_PUBLIC_URL="http://$LISTEN" "$MOOCPIPE" links issue "$take_id" --data "$DATA")
+  say "the introduction's author link (no login; revoke it with: moocpipe links list $take_id --data $DATA): $link"
+fi

@@ -65,9 +65,19 @@ pub struct PublishedLink {
     pub download_name: String,
     pub size_bytes: u64,
     pub content_type: String,
-    /// A presigned GET URL.
-    pub url: String,
-    /// When the URL stops working (RFC 3339, UTC).
+    /// Its path below the take's stable link (`<link>/<path>`): its key
+    /// below `takes/<take-id>/`. The token is never recorded.
+    pub path: String,
+}
+
+/// The take's stable link, as recorded: its id, never its token (the
+/// notice carries the link itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StableLinkRecord {
+    /// The link's id in the catalog (for revoking or re-issuing it).
+    pub link_id: String,
+    /// When the link stops working (RFC 3339, UTC).
     pub expires_at: String,
 }
 
@@ -104,6 +114,10 @@ pub struct PublishedRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
     pub links: Vec<PublishedLink>,
+    /// The stable link the author got: the take's page at `/l/<token>`,
+    /// each file at `/l/<token>/<path>`. Absent when nothing was linked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<StableLinkRecord>,
     /// Why captions are missing, when they are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captions_missing: Option<String>,

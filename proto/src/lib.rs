@@ -22,7 +22,9 @@ pub use caption::{
     StyleViolation,
 };
 pub use course::CourseInfo;
-pub use job::{IngestJob, IngestVia, NoticeRecord, PublishedLink, PublishedRecord, TakeJob};
+pub use job::{
+    IngestJob, IngestVia, NoticeRecord, PublishedLink, PublishedRecord, StableLinkRecord, TakeJob,
+};
 pub use naming::{slug, SLUG_MAX_LEN};
 pub use probe::{
     AudioFacts, ErrorKind, Fraction, Interlacing, MeasuredFrom, ProbeError, ProbeRecord,

@@ -52,6 +52,13 @@ pub struct Pipeline {
     /// Where the processes export their spans (`OTEL_EXPORTER_OTLP_ENDPOINT`);
     /// `None`: nowhere, as in production without a collector.
     pub otlp_endpoint: Option<String>,
+    /// The link key every process gets (`MOOCPIPE_LINK_KEY`).
+    pub link_key: String,
+    /// Where `spawn_dashboard` listens: the address links carry
+    /// (`MOOCPIPE_PUBLIC_URL`).
+    pub public_url: String,
+    /// More variables for every process this pipeline starts.
+    pub extra_env: Vec<(String, String)>,
 }
 
 /// A database of one test's own on the test server
@@ -191,6 +198,9 @@ impl Pipeline {
             workers: Vec::new(),
             database,
             otlp_endpoint: None,
+            link_key: random_hex(32),
+            public_url: format!("http://127.0.0.1:{}", free_port()),
+            extra_env: Vec::new(),
         }
     }
 
@@ -215,7 +225,10 @@ impl Pipeline {
             .env("MOOCPIPE_SMTP_URL", self.smtp.url())
             .env("MOOCPIPE_WEBHOOK_URL", self.webhook.url())
             .env("MOOCPIPE_SCRATCH_DIR", self.work.path().join("scratch"))
-            .env("MOOCPIPE_LOG", "info");
+            .env("MOOCPIPE_LINK_KEY", &self.link_key)
+            .env("MOOCPIPE_PUBLIC_URL", &self.public_url)
+            .env("MOOCPIPE_LOG", "info")
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)));
         if let Some(endpoint) = &self.otlp_endpoint {
             // Each process names itself (moocpipe-<role>); spans are sent
             // every 200 ms rather than every 5 s, so a test need not wait.
@@ -269,23 +282,20 @@ impl Pipeline {
     /// from its bucket, dead letters from its broker), with a user of
     /// `role` logged in through the API. Returns the logged-in client.
     pub fn spawn_dashboard(&mut self, role: &str) -> ApiClient {
-        self.spawn_dashboard_with(role, &[], |_| {})
+        self.spawn_dashboard_with(role, |_| {})
     }
 
-    /// [`Pipeline::spawn_dashboard`] with more `serve` arguments and its
-    /// environment changed by `adjust`. The user is [`DASHBOARD_USER`]
-    /// with [`DASHBOARD_PASSWORD`].
+    /// [`Pipeline::spawn_dashboard`] with the server's environment changed
+    /// by `adjust`. The user is [`DASHBOARD_USER`] with
+    /// [`DASHBOARD_PASSWORD`].
     pub fn spawn_dashboard_with(
         &mut self,
         role: &str,
-        args: &[&str],
         adjust: impl FnOnce(&mut Command),
     ) -> ApiClient {
         self.add_user(DASHBOARD_USER, role);
-        let listen = format!("127.0.0.1:{}", free_port());
-        let mut all = vec!["serve", "--listen", &listen];
-        all.extend_from_slice(args);
-        self.spawn_with("serve", &[], &all, adjust);
+        let listen = self.public_url.trim_start_matches("http://").to_owned();
+        self.spawn_with("serve", &[], &["serve", "--listen", &listen], adjust);
         let client = ApiClient::new(&format!("http://{listen}"), self.work.path());
         client.log_in(DASHBOARD_USER, DASHBOARD_PASSWORD);
         client
@@ -552,11 +562,12 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("addr").port()
 }
 
-/// The body of a GET with curl, a plain HTTP client; fails the test on
+/// The body of a GET with curl, a plain HTTP client, redirects followed
+/// (a stable link answers 302); fails the test on
 /// any error or non-2xx answer.
 pub fn curl(url: &str) -> Vec<u8> {
     let out = Command::new("curl")
-        .args(["-sS", "--fail", url])
+        .args(["-sSL", "--fail", url])
         .output()
         .expect("run curl");
     assert!(
@@ -571,6 +582,8 @@ pub fn curl(url: &str) -> Vec<u8> {
 pub struct ApiClient {
     pub base: String,
     jar: PathBuf,
+    /// The session's CSRF token, from the login's answer.
+    csrf: std::sync::Mutex<String>,
 }
 
 impl ApiClient {
@@ -578,6 +591,7 @@ impl ApiClient {
         ApiClient {
             base: base.to_owned(),
             jar: dir.join(format!("cookies-{}.txt", free_port())),
+            csrf: std::sync::Mutex::new(String::new()),
         }
     }
 
@@ -594,6 +608,13 @@ impl ApiClient {
                 .output()
                 .expect("run curl");
             if out.status.success() {
+                let session: serde_json::Value =
+                    serde_json::from_slice(&out.stdout).unwrap_or_default();
+                if let (Some(token), Ok(mut csrf)) =
+                    (session["csrf_token"].as_str(), self.csrf.lock())
+                {
+                    *csrf = token.to_owned();
+                }
                 return;
             }
             assert!(
@@ -675,6 +696,85 @@ impl ApiClient {
             return None;
         }
         serde_json::from_slice(&out.stdout).ok()
+    }
+}
+
+impl ApiClient {
+    /// POST `path` (no body) with the session's CSRF token: the status and
+    /// the JSON answer.
+    pub fn post(&self, path: &str) -> (u16, serde_json::Value) {
+        let csrf = self.csrf.lock().map(|c| c.clone()).unwrap_or_default();
+        let out = Command::new("curl")
+            .args(["-sS", "-X", "POST", "-w", "\n%{http_code}", "-b"])
+            .arg(&self.jar)
+            .args(["-H", &format!("x-csrf-token: {csrf}")])
+            .arg(format!("{}{path}", self.base))
+            .output()
+            .expect("run curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (
+            status.trim().parse().unwrap_or(0),
+            serde_json::from_str(body).unwrap_or_default(),
+        )
+    }
+}
+
+/// The stable link the webhook got for `take_id` (the notice's `page`).
+pub fn stable_link(p: &Pipeline, take_id: &str) -> String {
+    let hooks = p.webhook.requests();
+    let hook = hooks
+        .iter()
+        .find(|h| h.header("idempotency-key") == Some(take_id))
+        .unwrap_or_else(|| panic!("no notice of {take_id}: {hooks:#?}"));
+    let payload = hook.json().expect("JSON");
+    payload["page"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the notice names the take's page: {payload}"))
+        .to_owned()
+}
+
+/// An HTTP answer as curl saw it, redirects not followed.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub status: u16,
+    /// The `Location` header, of a redirect.
+    pub location: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// GET `url` without following redirects.
+pub fn fetch(url: &str) -> Fetched {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let headers = dir.path().join("headers");
+    let body = dir.path().join("body");
+    let out = Command::new("curl")
+        .args(["-sS", "-o"])
+        .arg(&body)
+        .arg("-D")
+        .arg(&headers)
+        .args(["-w", "%{http_code}", url])
+        .output()
+        .expect("run curl");
+    let status = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    let headers = std::fs::read_to_string(&headers).unwrap_or_default();
+    let header = |name: &str| {
+        headers.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    };
+    Fetched {
+        status,
+        location: header("location"),
+        content_type: header("content-type"),
+        body: std::fs::read(&body).unwrap_or_default(),
     }
 }
 

@@ -326,3 +326,125 @@ fn the_api_matches_its_openapi_document_under_schemathesis() {
     );
     assert!(report.contains("passed"), "{report}");
 }
+
+/// The published take of the processed course: its id.
+fn published_take(data: &Path) -> String {
+    std::fs::read_dir(data.join("takes"))
+        .expect("takes")
+        .filter_map(Result::ok)
+        .find(|e| e.path().join("records/transcode.json").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .expect("a transcoded take")
+}
+
+/// Issue 13 on the embedded default: `moocpipe links issue` gives the
+/// take's stable link; an author opens it in Chromium without logging in,
+/// the take plays with its captions, every file downloads byte for byte
+/// (with Range), the HLS package decodes through it in ffmpeg, and once
+/// revoked the link answers 410.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_author_opens_a_stable_link_without_a_login_and_the_take_plays() {
+    use moocpipe_tests::pipeline::fetch;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = processed().join("data");
+    let data_arg = data.to_string_lossy().into_owned();
+    let dash = Dashboard::start(&["--data", &data_arg], &[], dir.path());
+    let take_id = published_take(&data);
+    let links = |args: &[&str]| {
+        let out = Command::new(moocpipe_tests::cli::moocpipe_bin())
+            .arg("links")
+            .args(args)
+            .args(["--data", &data_arg])
+            .env("MOOCPIPE_PUBLIC_URL", &dash.url)
+            .output()
+            .expect("moocpipe links");
+        assert!(
+            out.status.success(),
+            "moocpipe links {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let link = links(&["issue", &take_id]);
+    assert!(link.starts_with(&format!("{}/l/", dash.url)), "{link}");
+    assert_eq!(links(&["issue", &take_id]), link, "the same link again");
+
+    let browser = Browser::start().await;
+    browser.open(&link).await;
+    assert_eq!(browser.text("h1").await, XSS_TITLE);
+    assert!(browser.text("table.spec").await.contains("pass"));
+    browser
+        .eval("(function(){var v=document.getElementById('player'); v.muted=true; v.play(); return true;})()")
+        .await;
+    browser
+        .wait_for("document.getElementById('player').currentTime > 0.3")
+        .await;
+    browser
+        .wait_for("document.querySelector('track').readyState === 2")
+        .await;
+    browser
+        .screenshot(&artifacts("dashboard").join("author-link.png"))
+        .await;
+    let hrefs = browser
+        .eval("Array.from(document.querySelectorAll('ul.downloads a')).map(a => a.getAttribute('href'))")
+        .await;
+    browser.close().await;
+    let hrefs: Vec<String> = serde_json::from_value(hrefs).expect("hrefs");
+    let token = link.rsplit('/').next().unwrap_or_default().to_owned();
+    assert!(
+        hrefs.len() >= 3,
+        "renditions, HLS, poster, captions: {hrefs:?}"
+    );
+    for href in &hrefs {
+        assert!(href.starts_with(&format!("/l/{token}/")), "{href}");
+        let got = fetch(&format!("{}{href}", dash.url));
+        assert_eq!(got.status, 200, "{href}");
+        let path = href.trim_start_matches(&format!("/l/{token}/"));
+        let stored = std::fs::read(data.join("takes").join(&take_id).join(path)).expect("stored");
+        if href.ends_with(".m3u8") {
+            let text = String::from_utf8_lossy(&got.body);
+            assert!(text.contains(&format!("/l/{token}/")), "rewritten: {text}");
+        } else {
+            assert!(got.body == stored, "{href}: bytes differ");
+        }
+    }
+    let mp4 = hrefs.iter().find(|h| h.ends_with(".mp4")).expect("an MP4");
+    let ranged = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-r", "0-99"])
+        .arg(format!("{}{mp4}", dash.url))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&ranged.stdout), "206", "Range");
+    let master = hrefs
+        .iter()
+        .find(|h| h.ends_with("master.m3u8"))
+        .expect("the HLS package");
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-i"])
+        .arg(format!("{}{master}", dash.url))
+        .args(["-map", "0", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "{stderr}");
+
+    // Only what the records name: not a record, not a guessed path.
+    assert_eq!(fetch(&format!("{link}/records/ingest.json")).status, 404);
+    assert_eq!(
+        fetch(&format!("{link}/runs/x/renditions/a.mp4")).status,
+        404
+    );
+    let listed = links(&["list", &take_id]);
+    let link_id = listed.split('\t').next().unwrap_or_default().to_owned();
+    assert!(listed.contains("live"), "{listed}");
+    links(&["revoke", &link_id]);
+    let gone = fetch(&link);
+    assert_eq!(gone.status, 410);
+    assert!(
+        String::from_utf8_lossy(&gone.body).contains("Ask CAIDD"),
+        "whom to ask"
+    );
+    let again = links(&["reissue", &link_id]);
+    assert_ne!(again, link);
+    assert_eq!(fetch(&again).status, 200);
+}

@@ -11,8 +11,8 @@ use moocpipe_proto::{ProbeRecord, PublishedRecord, TakeVerdict, TranscodeRecord}
 use moocpipe_storage::{ObjectStore, S3Config, S3Store, StorageError};
 use moocpipe_tests::media;
 use moocpipe_tests::pipeline::{
-    download, free_port, http_get, metric, notices_to, publish_raw, sidecar, spoken_take, Pipeline,
-    AUTHOR, KEY,
+    download, free_port, http_get, metric, notices_to, publish_raw, sidecar, spoken_take,
+    stable_link, Pipeline, AUTHOR, KEY,
 };
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -142,11 +142,13 @@ async fn an_upload_seen_three_ways_becomes_one_published_take_with_working_links
         "{names:?}"
     );
 
-    // Every link downloads with a plain HTTP client and matches the object.
+    // Every file downloads through the take's stable link with a plain
+    // HTTP client (following the server's redirect) and matches the object.
+    let page = stable_link(&p, &take_id);
     let dir = tempfile::tempdir().expect("tempdir");
     for link in &published.links {
         let file = dir.path().join(&link.name);
-        download(&link.url, &file);
+        download(&format!("{page}/{}", link.path), &file);
         let got = std::fs::read(&file).expect("downloaded");
         assert_eq!(got.len() as u64, link.size_bytes, "{}", link.name);
         let stored = p.media.get_bytes(&link.key).await.expect("stored object");
@@ -173,9 +175,30 @@ async fn an_upload_seen_three_ways_becomes_one_published_take_with_working_links
     let hooks = p.webhook.requests();
     assert_eq!(hooks.len(), 1, "{hooks:#?}");
     assert_eq!(hooks[0].header("idempotency-key"), Some(take_id.as_str()));
-    let payload: PublishedRecord =
-        serde_json::from_value(hooks[0].json().expect("JSON")).expect("a published record");
-    assert_eq!(payload.links, published.links);
+    let payload = hooks[0].json().expect("JSON");
+    assert_eq!(payload["page"].as_str(), Some(page.as_str()));
+    let hooked: Vec<(&str, &str)> = payload["links"]
+        .as_array()
+        .map(|links| {
+            links
+                .iter()
+                .filter_map(|l| Some((l["name"].as_str()?, l["url"].as_str()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let expected: Vec<(&str, String)> = published
+        .links
+        .iter()
+        .map(|l| (l.name.as_str(), format!("{page}/{}", l.path)))
+        .collect();
+    assert_eq!(
+        hooked,
+        expected
+            .iter()
+            .map(|(n, u)| (*n, u.as_str()))
+            .collect::<Vec<_>>()
+    );
+    assert!(body.contains(&page), "the e-mail carries the link: {body}");
 
     // One take, one set of outputs: the three ways made one take id.
     let takes: std::collections::BTreeSet<String> = p
@@ -585,6 +608,8 @@ async fn a_transcode_longer_than_consumer_timeout_runs_once_and_completes() {
 async fn a_compliant_take_without_speech_is_published_and_the_author_told() {
     let mut p = Pipeline::start().await;
     p.spawn_all();
+    // Its links are answered by the server.
+    p.spawn_dashboard("caidd");
     let take = media::prores_take_with_sound("e2e-tone-take", &media::tone_wav());
     let key = KEY.replace("take-01", "take-05");
     p.uploader
@@ -630,10 +655,13 @@ async fn a_compliant_take_without_speech_is_published_and_the_author_told() {
         "{}",
         srt.key
     );
-    // Every link is an object a record names, and downloads as recorded.
+    // Every link is an object a record names, and downloads as recorded
+    // through the take's stable link.
     let transcode: TranscodeRecord = p
         .record(&take_id, "transcode", Duration::from_secs(1))
         .await;
+    p.webhook.wait_for(1, Duration::from_secs(30)).await;
+    let page = stable_link(&p, &take_id);
     let dir = tempfile::tempdir().expect("tempdir");
     for link in &published.links {
         let named = transcode
@@ -644,7 +672,7 @@ async fn a_compliant_take_without_speech_is_published_and_the_author_told() {
             .unwrap_or_else(|| panic!("{} is named by no record", link.key));
         assert_eq!(named.size_bytes, link.size_bytes, "{}", link.key);
         let file = dir.path().join(&link.name);
-        download(&link.url, &file);
+        download(&format!("{page}/{}", link.path), &file);
         assert_eq!(
             std::fs::metadata(&file).expect("downloaded").len(),
             link.size_bytes,

@@ -30,20 +30,19 @@ const PART_MIB: u64 = 5;
 /// The studio's uplink in the resumed upload: slow enough to reload the
 /// page while parts are on their way.
 const SLOW_LINK: u64 = 6_000_000;
-/// Where presigned URLs point: the address browsers reach the store at.
-const PUBLIC_ENDPOINT: &str = "MOOCPIPE_UPLOAD_S3_ENDPOINT";
-
 /// `moocpipe serve` for browser uploads over `p`: the uploader's key,
-/// parts of 5 MiB, presigned URLs naming `public`, and the raw bucket's
-/// CORS rule for the server's origin, set by `scripts/garage.sh cors`.
+/// parts of 5 MiB, presigned URLs naming `public` (the address browsers
+/// reach the store at; the server itself talks to Garage directly), and
+/// the raw bucket's CORS rule for the server's origin, set by
+/// `scripts/garage.sh cors`.
 fn upload_dashboard(p: &mut Pipeline, role: &str, public: &str) -> ApiClient {
     let (id, secret) = p.uploader_key.clone();
     let public = public.to_owned();
-    let part = PART_MIB.to_string();
-    let client = p.spawn_dashboard_with(role, &["--upload-part-mib", &part], move |c| {
+    let client = p.spawn_dashboard_with(role, move |c| {
         c.env("MOOCPIPE_UPLOAD_S3_ACCESS_KEY_ID", &id)
             .env("MOOCPIPE_UPLOAD_S3_SECRET_ACCESS_KEY", &secret)
-            .env(PUBLIC_ENDPOINT, &public);
+            .env("MOOCPIPE_RAW_S3_PUBLIC_ENDPOINT", &public)
+            .env("MOOCPIPE_UPLOAD_PART_MIB", PART_MIB.to_string());
     });
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/garage.sh");
     let out = Command::new("bash")

@@ -16,6 +16,7 @@
 
 mod courses;
 mod error;
+pub mod links;
 mod schema;
 pub mod state;
 pub mod sync;
@@ -24,6 +25,7 @@ pub mod users;
 
 pub use courses::{CourseInfo, CourseRow, CourseSummary};
 pub use error::CatalogError;
+pub use links::{IssuedLink, Link, LinkKey, LinkScope, LinkSettings};
 pub use state::TakeState;
 pub use takes::{Page, Paged, RuleCount, StateCount, TakeFilter, TakeRow, TakeSummary};
 pub use users::{Role, Session, User};

@@ -71,6 +71,21 @@ const TABLES: &[&str] = &[
         password_hash TEXT NOT NULL,
         created_ms    BIGINT NOT NULL
     )",
+    // Stable links (`links.rs`): a token is known by its SHA-256 only.
+    "CREATE TABLE IF NOT EXISTS catalog_links (
+        link_id      TEXT PRIMARY KEY,
+        token_hash   TEXT NOT NULL UNIQUE,
+        kind         TEXT NOT NULL,
+        subject      TEXT NOT NULL,
+        course       TEXT NOT NULL,
+        generation   BIGINT NOT NULL,
+        created_ms   BIGINT NOT NULL,
+        expires_ms   BIGINT NOT NULL,
+        revoked_ms   BIGINT,
+        downloads    BIGINT NOT NULL,
+        last_used_ms BIGINT
+    )",
+    "CREATE INDEX IF NOT EXISTS catalog_links_scope ON catalog_links (kind, subject, generation)",
     // A session is known by the SHA-256 of its cookie: a stolen database
     // gives no usable cookie.
     "CREATE TABLE IF NOT EXISTS catalog_sessions (

@@ -8,24 +8,26 @@
 //! | `MOOCPIPE_RAW_S3_BUCKET` | the studio's raw bucket (read only) | required |
 //! | `MOOCPIPE_RAW_S3_ACCESS_KEY_ID`, `MOOCPIPE_RAW_S3_SECRET_ACCESS_KEY` | a key that can only read it | the media bucket's key |
 //! | `MOOCPIPE_RAW_S3_ENDPOINT`, `MOOCPIPE_RAW_S3_REGION`, `MOOCPIPE_RAW_S3_PATH_STYLE` | when the raw bucket lives elsewhere | the media bucket's |
+//! | `MOOCPIPE_S3_PUBLIC_ENDPOINT`, `MOOCPIPE_RAW_S3_PUBLIC_ENDPOINT` | the address presigned URLs name, when browsers reach the store elsewhere than the workers | the endpoint |
 //! | `MOOCPIPE_UPLOAD_S3_ACCESS_KEY_ID`, `MOOCPIPE_UPLOAD_S3_SECRET_ACCESS_KEY` | `moocpipe serve`'s key that may write the raw bucket (browser uploads); any other `MOOCPIPE_UPLOAD_S3_X` but the bucket overrides `MOOCPIPE_RAW_S3_X` | the raw bucket's settings |
 //! | `MOOCPIPE_SCRATCH_DIR` | where a stage writes its outputs before uploading them | the system's temp folder |
-//! | `MOOCPIPE_LINK_EXPIRY_SECS` | lifetime of download links, at most 7 days | 604800 |
+//!
+//! The report stage also reads `MOOCPIPE_LINK_KEY` (required),
+//! `MOOCPIPE_PUBLIC_URL` and `MOOCPIPE_LINK_DAYS` (`moocpipe-catalog`'s
+//! `LinkSettings`) and `MOOCPIPE_STUDIO_EMAILS` (`moocpipe-notify`).
 
 use moocpipe_caption::CaptionConfig;
 use moocpipe_media::MeasureOptions;
 use moocpipe_notify::NotifyConfig;
 use moocpipe_qc::QcConfig;
 use moocpipe_report::CourseRules;
-use moocpipe_storage::{S3Config, S3Store, StorageError, MAX_PRESIGN_EXPIRY};
+use moocpipe_storage::{S3Config, S3Store, StorageError, ENV_PUBLIC_ENDPOINT};
 use moocpipe_transcode::TranscodeConfig;
 use std::path::PathBuf;
-use std::time::Duration;
 
 pub const ENV_RAW_BUCKET: &str = "MOOCPIPE_RAW_S3_BUCKET";
 pub const ENV_UPLOAD_ACCESS_KEY_ID: &str = "MOOCPIPE_UPLOAD_S3_ACCESS_KEY_ID";
 pub const ENV_SCRATCH_DIR: &str = "MOOCPIPE_SCRATCH_DIR";
-pub const ENV_LINK_EXPIRY: &str = "MOOCPIPE_LINK_EXPIRY_SECS";
 
 /// The two buckets: the studio's raw takes (read only) and the pipeline's
 /// media and records.
@@ -41,10 +43,26 @@ impl Stores {
         let media = S3Config::from_lookup(&lookup)?;
         let raw = raw_config(&lookup)?;
         Ok(Stores {
-            raw: S3Store::new(&raw)?,
-            media: S3Store::new(&media)?,
+            raw: S3Store::new(&raw)?.with_public_endpoint(&raw, raw_public_endpoint(&lookup))?,
+            media: S3Store::new(&media)?
+                .with_public_endpoint(&media, set(&lookup, ENV_PUBLIC_ENDPOINT))?,
         })
     }
+}
+
+/// A variable's value, unless it is unset or blank.
+fn set(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name).filter(|v| !v.trim().is_empty())
+}
+
+/// The address presigned URLs of the raw bucket name:
+/// `MOOCPIPE_RAW_S3_PUBLIC_ENDPOINT`, else `MOOCPIPE_S3_PUBLIC_ENDPOINT`.
+fn raw_public_endpoint(lookup: &impl Fn(&str) -> Option<String>) -> Option<String> {
+    set(
+        lookup,
+        &ENV_PUBLIC_ENDPOINT.replacen("MOOCPIPE_S3_", "MOOCPIPE_RAW_S3_", 1),
+    )
+    .or_else(|| set(lookup, ENV_PUBLIC_ENDPOINT))
 }
 
 /// The raw bucket's settings: every `MOOCPIPE_S3_X` may be overridden by
@@ -79,6 +97,19 @@ pub fn upload_config(lookup: &impl Fn(&str) -> Option<String>) -> Result<S3Confi
     })
 }
 
+/// The raw bucket through the upload key ([`upload_config`]); its
+/// presigned part URLs name `MOOCPIPE_UPLOAD_S3_PUBLIC_ENDPOINT`, else the
+/// raw bucket's public endpoint: the address the studio's browsers reach.
+pub fn upload_store(lookup: &impl Fn(&str) -> Option<String>) -> Result<S3Store, StorageError> {
+    let config = upload_config(lookup)?;
+    let public = set(
+        lookup,
+        &ENV_PUBLIC_ENDPOINT.replacen("MOOCPIPE_S3_", "MOOCPIPE_UPLOAD_S3_", 1),
+    )
+    .or_else(|| raw_public_endpoint(lookup));
+    S3Store::new(&config)?.with_public_endpoint(&config, public)
+}
+
 /// Whether `MOOCPIPE_UPLOAD_S3_ACCESS_KEY_ID` is set: without it the
 /// server uploads with the raw bucket's key, which should be read only.
 pub fn has_upload_key(lookup: &impl Fn(&str) -> Option<String>) -> bool {
@@ -90,8 +121,6 @@ pub fn has_upload_key(lookup: &impl Fn(&str) -> Option<String>) -> bool {
 pub struct Settings {
     /// Outputs are written below here before they are uploaded.
     pub scratch_dir: PathBuf,
-    /// Lifetime of the download links in a take's notice.
-    pub link_expiry: Duration,
     pub probe: MeasureOptions,
     pub transcode: TranscodeConfig,
     /// `None`: no quality measurements.
@@ -105,27 +134,9 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Defaults for every stage, scratch and link settings from the
+    /// Defaults for every stage; scratch and notice settings from the
     /// environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, StorageError> {
-        let number = |name: &str, default: u64| -> Result<u64, StorageError> {
-            match lookup(name).filter(|v| !v.trim().is_empty()) {
-                None => Ok(default),
-                Some(v) => v.trim().parse().map_err(|_| StorageError::Config {
-                    message: format!("{name}={v:?}: expected a whole number"),
-                }),
-            }
-        };
-        let link_expiry =
-            Duration::from_secs(number(ENV_LINK_EXPIRY, MAX_PRESIGN_EXPIRY.as_secs())?);
-        if link_expiry > MAX_PRESIGN_EXPIRY || link_expiry.is_zero() {
-            return Err(StorageError::Config {
-                message: format!(
-                    "{ENV_LINK_EXPIRY}={}: links live from 1 s to 7 days (604800 s)",
-                    link_expiry.as_secs()
-                ),
-            });
-        }
         let notify = NotifyConfig::from_lookup(&lookup).map_err(|e| StorageError::Config {
             message: e.to_string(),
         })?;
@@ -133,7 +144,6 @@ impl Settings {
             scratch_dir: lookup(ENV_SCRATCH_DIR)
                 .filter(|v| !v.trim().is_empty())
                 .map_or_else(std::env::temp_dir, PathBuf::from),
-            link_expiry,
             probe: MeasureOptions::default(),
             transcode: TranscodeConfig::default(),
             qc: Some(QcConfig::default()),
@@ -204,16 +214,8 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_raw_bucket_or_a_link_expiry_past_seven_days_is_named() {
+    fn a_missing_raw_bucket_is_named() {
         let error = raw_config(&env(&MEDIA)).unwrap_err().to_string();
         assert!(error.contains(ENV_RAW_BUCKET), "{error}");
-        let error = Settings::from_lookup(env(&[(ENV_LINK_EXPIRY, "604801")]))
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains(ENV_LINK_EXPIRY), "{error}");
-        let error = Settings::from_lookup(env(&[(ENV_LINK_EXPIRY, "soon")]))
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains(ENV_LINK_EXPIRY), "{error}");
     }
 }

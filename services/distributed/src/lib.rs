@@ -56,6 +56,25 @@ pub struct Context {
     pub stores: Stores,
     pub settings: Settings,
     pub metrics: metrics::StageMetrics,
+    /// The report stage's: where it issues stable links, and how.
+    pub links: Option<ReportLinks>,
+}
+
+/// The catalog the report stage issues each take's stable link in, and
+/// the key and address links are made with.
+pub struct ReportLinks {
+    pub catalog: moocpipe_catalog::Catalog,
+    pub settings: moocpipe_catalog::LinkSettings,
+}
+
+/// A catalog failure as a job failure: a query that failed (the database
+/// is down or busy) is retried, the rest is permanent.
+pub fn catalog_error(error: moocpipe_catalog::CatalogError) -> JobError {
+    match error {
+        moocpipe_catalog::CatalogError::Query(_)
+        | moocpipe_catalog::CatalogError::Connect { .. } => JobError::Transient(error.to_string()),
+        other => JobError::Permanent(other.to_string()),
+    }
 }
 
 /// A storage failure as a job failure: network trouble and 5xx are retried,

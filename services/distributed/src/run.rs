@@ -4,7 +4,7 @@
 use crate::ingest::{job_for, scan_once};
 use crate::metrics::StageMetrics;
 use crate::stages::{caption, probe, report, transcode};
-use crate::{events, serve, Context, Settings, Stores};
+use crate::{events, serve, Context, ReportLinks, Settings, Stores};
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use moocpipe_broker::topology::declare;
 use moocpipe_broker::{
@@ -91,6 +91,29 @@ async fn start_http(
     Ok(())
 }
 
+/// The report stage's links: the catalog in the control database and the
+/// link key, which it must have (the notice carries links made with it).
+async fn report_links(database_url: &str) -> Result<ReportLinks, RunError> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let key = moocpipe_catalog::LinkKey::from_lookup(lookup)
+        .map_err(|e| RunError::Setup(e.to_string()))?
+        .ok_or_else(|| {
+            RunError::Setup(format!(
+                "{} is not set: the report stage makes the authors' stable links with it. \
+                 Make one with `openssl rand -hex 32` and give the same value to every \
+                 report worker and to `moocpipe serve`",
+                moocpipe_catalog::links::ENV_LINK_KEY
+            ))
+        })?;
+    let settings = moocpipe_catalog::LinkSettings::from_lookup(key, lookup)
+        .map_err(|e| RunError::Setup(e.to_string()))?;
+    let catalog = moocpipe_catalog::Catalog::open(database_url)
+        .await
+        .map_err(|e| RunError::Setup(format!("the catalog (stable links): {e}")))?;
+    tracing::info!(public_url = %settings.public_url, "stable links ready");
+    Ok(ReportLinks { catalog, settings })
+}
+
 /// What every worker process sets up before it consumes: stale work folders
 /// swept, metrics registered (and served), the stage's context and the
 /// worker loop's options.
@@ -110,12 +133,18 @@ async fn prepare(
     let pool = moocpipe_control::connect(url.expose()).await?;
     tracing::info!(database = %url, "control database ready");
     crate::scratch::sweep_stale(&settings.scratch_dir);
+    let links = if stage == Stage::Report {
+        Some(report_links(url.expose()).await?)
+    } else {
+        None
+    };
     let registry = Registry::new();
     let ctx = Arc::new(Context {
         metrics: StageMetrics::register(&registry, stage)
             .map_err(|e| RunError::Setup(format!("metrics: {e}")))?,
         stores,
         settings,
+        links,
     });
     let leases = Arc::new(PgLeases::new(pool.clone()));
     let options = options(stage, run, leases, &registry)?;

@@ -48,6 +48,8 @@ pub enum Command {
     Users(cmd::serve::UsersArgs),
     /// Rebuild the dashboard's catalog from the store (`sync`).
     Catalog(cmd::serve::CatalogCmdArgs),
+    /// A take's stable links for its author: issue, list, revoke, re-issue.
+    Links(cmd::links::LinksArgs),
 }
 
 impl Cli {
@@ -69,6 +71,7 @@ impl Cli {
             Command::Serve(_) => "serve",
             Command::Users(_) => "users",
             Command::Catalog(_) => "catalog",
+            Command::Links(_) => "links",
         };
         format!("moocpipe-{role}")
     }
@@ -93,5 +96,6 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Serve(args) => cmd::serve::serve(args, cli.config.as_deref()),
         Command::Users(args) => cmd::serve::users(args, cli.config.as_deref()),
         Command::Catalog(args) => cmd::serve::catalog(args, cli.config.as_deref()),
+        Command::Links(args) => cmd::links::run(args, cli.config.as_deref()),
     }
 }

@@ -22,6 +22,9 @@ pub const ENV_SMTP_URL: &str = "MOOCPIPE_SMTP_URL";
 pub const ENV_SMTP_FROM: &str = "MOOCPIPE_SMTP_FROM";
 /// The webhook that receives each notice as a JSON `POST`.
 pub const ENV_WEBHOOK_URL: &str = "MOOCPIPE_WEBHOOK_URL";
+/// The studio's addresses, comma-separated: copied on every notice of a
+/// take that failed the spec or could not be checked.
+pub const ENV_STUDIO_EMAILS: &str = "MOOCPIPE_STUDIO_EMAILS";
 /// The sender when [`ENV_SMTP_FROM`] is unset.
 pub const DEFAULT_SMTP_FROM: &str = "moocpipe@localhost";
 
@@ -33,6 +36,9 @@ pub struct NotifyConfig {
     pub smtp: Option<SmtpConfig>,
     /// A JSON `POST` per notice.
     pub webhook: Option<WebhookConfig>,
+    /// The studio's addresses ([`ENV_STUDIO_EMAILS`]), copied on every spec
+    /// failure.
+    pub studio: Vec<String>,
 }
 
 /// The SMTP relay and the sender.
@@ -80,7 +86,20 @@ impl NotifyConfig {
             url,
             timeout: WebhookConfig::DEFAULT_TIMEOUT,
         });
-        let config = NotifyConfig { smtp, webhook };
+        let studio = get(ENV_STUDIO_EMAILS)
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let config = NotifyConfig {
+            smtp,
+            webhook,
+            studio,
+        };
         config.validate()?;
         Ok(config)
     }
@@ -95,6 +114,14 @@ impl NotifyConfig {
     pub fn validate(&self) -> Result<(), NotifyError> {
         if let Some(smtp) = &self.smtp {
             smtp.target()?;
+        }
+        for address in &self.studio {
+            address
+                .parse::<Mailbox>()
+                .map_err(|err| NotifyError::Config {
+                    variable: ENV_STUDIO_EMAILS,
+                    reason: format!("{address:?} is not an e-mail address ({err})"),
+                })?;
         }
         if let Some(webhook) = &self.webhook {
             webhook.target()?;

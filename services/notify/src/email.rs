@@ -47,9 +47,20 @@ impl EmailChannel {
         &self.address
     }
 
-    /// Sends `notice` to `to`; `Ok` once the relay accepted it.
-    pub(crate) async fn send(&self, notice: &Notice, to: &str) -> Result<(), NotifyError> {
-        let message = self.message(notice, to)?;
+    /// Sends `notice` to `to` with copies to `cc` (to the first of `cc`
+    /// when there is no `to`); `Ok` once the relay accepted it.
+    pub(crate) async fn send(
+        &self,
+        notice: &Notice,
+        to: Option<&str>,
+        cc: &[&str],
+    ) -> Result<(), NotifyError> {
+        let (to, cc) = match (to, cc.split_first()) {
+            (Some(to), _) => (to, cc),
+            (None, Some((first, rest))) => (*first, rest),
+            (None, None) => return Ok(()),
+        };
+        let message = self.message(notice, to, cc)?;
         match self.transport.send(message).await {
             Ok(response) => {
                 tracing::debug!(
@@ -62,24 +73,34 @@ impl EmailChannel {
             }
             Err(source) => Err(NotifyError::Smtp {
                 address: self.address.clone(),
-                to: to.to_owned(),
+                to: std::iter::once(to)
+                    .chain(cc.iter().copied())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 source,
             }),
         }
     }
 
-    fn message(&self, notice: &Notice, to: &str) -> Result<Message, NotifyError> {
+    fn message(&self, notice: &Notice, to: &str, cc: &[&str]) -> Result<Message, NotifyError> {
         let invalid = |reason: String| NotifyError::InvalidNotice {
             take_id: notice.take_id.clone(),
             reason,
         };
-        let recipient = to
-            .parse::<Mailbox>()
-            .map_err(|err| invalid(format!("{to:?} is not an e-mail address ({err})")))?;
+        let mailbox = |address: &str| {
+            address
+                .parse::<Mailbox>()
+                .map_err(|err| invalid(format!("{address:?} is not an e-mail address ({err})")))
+        };
+        let recipient = mailbox(to)?;
+        let mut builder = Message::builder();
+        for copy in cc {
+            builder = builder.cc(mailbox(copy)?);
+        }
         // A subject is one line; a stray line break from a title must not
         // end the header.
         let subject = notice.subject.replace(['\r', '\n'], " ");
-        Message::builder()
+        builder
             .from(self.from.clone())
             .to(recipient)
             .subject(subject)

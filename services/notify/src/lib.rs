@@ -19,6 +19,7 @@
 //! let notice = Notice {
 //!     take_id: "3f1c…".into(),
 //!     to: Some("author@example.org".into()),
+//!     cc: Vec::new(),
 //!     subject: "Your take is processed".into(),
 //!     text: "All checks passed.\n".into(),
 //!     payload: serde_json::json!({ "take_id": "3f1c…", "outcome": "pass" }),
@@ -40,7 +41,7 @@ mod webhook;
 
 pub use config::{
     NotifyConfig, SmtpConfig, WebhookConfig, DEFAULT_SMTP_FROM, ENV_SMTP_FROM, ENV_SMTP_URL,
-    ENV_WEBHOOK_URL,
+    ENV_STUDIO_EMAILS, ENV_WEBHOOK_URL,
 };
 pub use error::NotifyError;
 pub use notifier::{Deliveries, Notifier};
@@ -55,6 +56,9 @@ pub struct Notice {
     /// The author's e-mail address from the take's sidecar; `None` sends no
     /// e-mail.
     pub to: Option<String>,
+    /// Copies of the e-mail (the studio's addresses on a spec failure); they
+    /// get it even when there is no author address.
+    pub cc: Vec<String>,
     /// The e-mail's subject.
     pub subject: String,
     /// The e-mail's plain-text body.

@@ -85,12 +85,18 @@ impl Notifier {
             .as_deref()
             .map(str::trim)
             .filter(|to| !to.is_empty());
+        let cc: Vec<&str> = notice
+            .cc
+            .iter()
+            .map(|a| a.trim())
+            .filter(|a| !a.is_empty() && Some(*a) != to)
+            .collect();
 
         let email = async {
-            match (&self.email, to) {
-                (Some(channel), Some(to)) => Some(
+            match (&self.email, to.is_some() || !cc.is_empty()) {
+                (Some(channel), true) => Some(
                     channel
-                        .send(notice, to)
+                        .send(notice, to, &cc)
                         .instrument(tracing::info_span!("notice email"))
                         .await,
                 ),

@@ -17,6 +17,7 @@ fn notice(to: Option<&str>) -> Notice {
     Notice {
         take_id: "9f2c41d0e7a1b3c5".into(),
         to: to.map(str::to_owned),
+        cc: Vec::new(),
         subject: "Your take \"Intro\" is processed".into(),
         text: "Hello,\n\nall checks passed.\n.a line starting with a dot\n".into(),
         payload: json!({ "take_id": "9f2c41d0e7a1b3c5", "outcome": "pass", "rules": 9 }),
@@ -39,7 +40,12 @@ fn webhook(url: String) -> Option<WebhookConfig> {
 
 /// A notifier over the given channels.
 fn notifier(smtp: Option<SmtpConfig>, webhook: Option<WebhookConfig>) -> Notifier {
-    Notifier::new(NotifyConfig { smtp, webhook }).expect("notifier")
+    Notifier::new(NotifyConfig {
+        smtp,
+        webhook,
+        studio: Vec::new(),
+    })
+    .expect("notifier")
 }
 
 /// A port on the loopback that nothing listens on.
@@ -91,6 +97,47 @@ async fn email_arrives_with_recipient_subject_message_id_and_body() {
         body.contains("\r\n.a line starting with a dot\r\n"),
         "{body:?}"
     );
+}
+
+#[tokio::test]
+async fn the_studio_gets_a_copy_with_or_without_an_author_address() {
+    let server = CaptureServer::start().await.expect("capture server");
+    let notifier = notifier(smtp(server.url()), None);
+    let mut copied = notice(Some("ada@example.org"));
+    copied.cc = vec!["studio@example.org".into(), "lead@example.org".into()];
+    notifier.send(&copied).await.expect("sent");
+    let mut studio_only = notice(None);
+    studio_only.cc = vec!["studio@example.org".into()];
+    let sent = notifier.send(&studio_only).await.expect("sent");
+    assert!(sent.email, "the studio alone is a recipient");
+
+    let mails = server.wait_for(2, WAIT).await;
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    let mut first = mails[0].to.clone();
+    first.sort();
+    assert_eq!(
+        first,
+        ["ada@example.org", "lead@example.org", "studio@example.org"]
+    );
+    let cc = mails[0].header("Cc").expect("Cc header");
+    assert!(cc.contains("studio@example.org"), "{cc}");
+    assert_eq!(mails[1].to, vec!["studio@example.org".to_owned()]);
+}
+
+#[test]
+fn studio_addresses_are_read_and_checked() {
+    let config = NotifyConfig::from_lookup(lookup(&[(
+        "MOOCPIPE_STUDIO_EMAILS",
+        "studio@example.org, Lead <lead@example.org>,",
+    )]))
+    .expect("config");
+    assert_eq!(
+        config.studio,
+        ["studio@example.org", "Lead <lead@example.org>"]
+    );
+    let err = NotifyConfig::from_lookup(lookup(&[("MOOCPIPE_STUDIO_EMAILS", "not an address")]))
+        .expect_err("refused");
+    assert!(err.to_string().contains("MOOCPIPE_STUDIO_EMAILS"), "{err}");
 }
 
 #[tokio::test]
@@ -416,6 +463,7 @@ fn notifier_checks_a_hand_built_config_too() {
             url: "http://127.0.0.1:9/".into(),
             timeout: Duration::ZERO,
         }),
+        studio: Vec::new(),
     })
     .expect_err("zero time-out refused");
     assert!(err.to_string().starts_with("MOOCPIPE_WEBHOOK_URL"), "{err}");

@@ -134,13 +134,17 @@ pub fn spec_failures(probe: &ProbeRecord) -> Vec<String> {
         .iter()
         .filter(|r| r.verdict != Verdict::Pass)
         .map(|r| {
-            format!(
+            let mut line = format!(
                 "{} (clause {}): measured {}, required {}",
                 r.id.as_str(),
                 r.clause,
                 r.measured,
                 r.required
-            )
+            );
+            if let Some(hint) = r.hint.as_deref().filter(|h| !h.is_empty()) {
+                line.push_str(&format!(" — {hint}"));
+            }
+            line
         })
         .collect()
 }
@@ -252,6 +256,7 @@ pub fn readiness(take: &TakeRef, state: &TakeState) -> Result<Readiness, PolicyE
         transcode: None,
         failures: Vec::new(),
         links: Vec::new(),
+        link: None,
         captions_missing: None,
         notice: None,
     };
@@ -340,6 +345,13 @@ pub fn readiness(take: &TakeRef, state: &TakeState) -> Result<Readiness, PolicyE
                 object: find(&r.file)?,
             });
         }
+        if let Some(hls) = &transcode.hls {
+            wanted.push(Wanted {
+                name: "hls".into(),
+                download_name: file_name(&hls.master).to_string(),
+                object: find(&hls.master)?,
+            });
+        }
         if let Some(poster) = &transcode.poster {
             wanted.push(Wanted {
                 name: "poster".into(),
@@ -371,12 +383,15 @@ pub struct NoticeText {
     pub text: String,
 }
 
-/// The notice of a published record: the verdict, what failed, the captions
-/// (a take without speech is said to have none), the links.
+/// The notice of a published record: the verdict, what failed and what to
+/// change, the captions (a take without speech is said to have none), the
+/// take's page and its downloads through its stable link (`link`: the
+/// link's address, `<public URL>/l/<token>`).
 pub fn notice(
     take: &TakeRef,
     record: &PublishedRecord,
     caption: Option<&CaptionRun>,
+    link: Option<&str>,
 ) -> NoticeText {
     let ok = record.spec == TakeVerdict::Pass && record.transcode == Some(TakeVerdict::Pass);
     let subject = if ok {
@@ -393,7 +408,7 @@ pub fn notice(
         text.push_str(&format!("Renditions: {transcode}\n"));
     }
     if !record.failures.is_empty() {
-        text.push_str("\nWhat failed:\n");
+        text.push_str("\nWhat failed, and what to change:\n");
         for failure in &record.failures {
             text.push_str(&format!("  - {failure}\n"));
         }
@@ -407,13 +422,23 @@ pub fn notice(
             text.push_str(&format!("\nCaptions: {} cues.\n", caption.caption.cues));
         }
     }
-    if !record.links.is_empty() {
-        text.push_str("\nDownloads:\n");
-        for link in &record.links {
-            text.push_str(&format!(
-                "  {} ({} bytes, until {}):\n    {}\n",
-                link.download_name, link.size_bytes, link.expires_at, link.url
-            ));
+    if let Some(link) = link {
+        let until = record
+            .link
+            .as_ref()
+            .map(|l| format!(" (until {})", l.expires_at))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "\nThe take's page, with the player, the checks and every download{until}:\n  {link}\n"
+        ));
+        if !record.links.is_empty() {
+            text.push_str("\nDownloads:\n");
+            for l in &record.links {
+                text.push_str(&format!(
+                    "  {} ({} bytes):\n    {link}/{}\n",
+                    l.download_name, l.size_bytes, l.path
+                ));
+            }
         }
     }
     NoticeText { subject, text }

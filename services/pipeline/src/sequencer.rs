@@ -23,7 +23,6 @@ use moocpipe_storage::layout::{self, Output, Record};
 use moocpipe_storage::{content_type, ObjectStore, StorageError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
 /// What went wrong on the store side of a stage.
 #[derive(Debug, thiserror::Error)]
@@ -219,17 +218,24 @@ pub async fn report_readiness<S: ObjectStore>(
 }
 
 /// Checks each wanted object with a HEAD — there, of the recorded size and
-/// ETag, of its extension's media type — and presigns it for `expiry`.
+/// ETag, of its extension's media type — and names it by its path below
+/// the take's stable link.
 pub async fn links<S: ObjectStore>(
     store: &S,
+    take_id: &str,
     wanted: &[Wanted],
-    expiry: Duration,
 ) -> Result<Vec<PublishedLink>, PipelineError> {
-    let expires_at = humantime::format_rfc3339_seconds(SystemTime::now() + expiry).to_string();
     let mut out = Vec::new();
     for want in wanted {
         let key = &want.object.key;
         let location = store.location(key);
+        let path = layout::take_path(take_id, key)
+            .ok_or_else(|| PipelineError::Differs {
+                location: location.clone(),
+                expected: format!("an object of take {take_id}"),
+                found: key.clone(),
+            })?
+            .to_owned();
         let meta = store
             .head(key)
             .await?
@@ -255,15 +261,13 @@ pub async fn links<S: ObjectStore>(
                 found: format!("{content_type:?}"),
             });
         }
-        let url = store.presign_get(key, expiry).await?;
         out.push(PublishedLink {
             name: want.name.clone(),
             key: key.clone(),
             download_name: want.download_name.clone(),
             size_bytes: meta.size,
             content_type,
-            url,
-            expires_at: expires_at.clone(),
+            path,
         });
     }
     Ok(out)

@@ -269,7 +269,12 @@ fn a_take_without_speech_is_ready_with_its_empty_srt_linked_as_recorded() {
     assert_eq!(r.record.captions_missing, None);
     assert!(r.record.failures.is_empty(), "{:?}", r.record.failures);
 
-    let notice = policy::notice(&t, &r.record, s.caption.as_ref());
+    let notice = policy::notice(
+        &t,
+        &r.record,
+        s.caption.as_ref(),
+        Some("https://m.example/l/TOKEN"),
+    );
     assert!(
         notice.subject.contains("is ready: Newton's laws"),
         "{}",
@@ -295,12 +300,13 @@ fn a_failed_spec_or_an_unreadable_take_is_ready_at_once_without_links() {
     assert_eq!(failed.record.spec, TakeVerdict::Fail);
     assert!(failed.record.failures[0].starts_with("video.resolution (clause 9.2)"));
     assert!(failed.wanted.is_empty());
-    let notice = policy::notice(&t, &failed.record, None);
+    let notice = policy::notice(&t, &failed.record, None, None);
     assert!(
         notice.subject.contains("needs attention"),
         "{}",
         notice.subject
     );
+    assert!(notice.text.contains("what to change"), "{}", notice.text);
 
     let dead = ready(readiness(
         &t,

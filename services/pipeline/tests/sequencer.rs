@@ -9,7 +9,6 @@ use moocpipe_proto::{Sidecar, TakeKind, TakeRef};
 use moocpipe_storage::layout::Output;
 use moocpipe_storage::{LocalStore, ObjectStore};
 use std::path::Path;
-use std::time::Duration;
 
 fn take() -> TakeRef {
     TakeRef {
@@ -124,32 +123,24 @@ async fn runs_are_fenced_described_and_the_unnamed_ones_removed() {
     );
 
     // The report links what the record names, the empty SRT included…
-    let linked = links(
-        &store,
-        &[wanted(objects[0].clone())],
-        Duration::from_secs(60),
-    )
-    .await
-    .expect("an empty SRT recorded as empty is fine");
+    let linked = links(&store, "t1", &[wanted(objects[0].clone())])
+        .await
+        .expect("an empty SRT recorded as empty is fine");
     assert_eq!(linked[0].size_bytes, 0);
-    assert!(linked[0].url.starts_with("file://"), "{}", linked[0].url);
+    assert_eq!(linked[0].path, "runs/new/captions/x.en.srt");
     // …and refuses an object that is not what the record says, or is gone.
     let mut wrong = objects[2].clone();
     wrong.size_bytes = 8;
-    let err = links(&store, &[wanted(wrong)], Duration::from_secs(60))
+    let err = links(&store, "t1", &[wanted(wrong)])
         .await
         .expect_err("size differs");
     assert!(matches!(err, PipelineError::Differs { .. }), "{err}");
     ObjectStore::delete(&store, &objects[2].key)
         .await
         .expect("delete");
-    let err = links(
-        &store,
-        &[wanted(objects[2].clone())],
-        Duration::from_secs(60),
-    )
-    .await
-    .expect_err("gone");
+    let err = links(&store, "t1", &[wanted(objects[2].clone())])
+        .await
+        .expect_err("gone");
     assert!(matches!(err, PipelineError::Missing { .. }), "{err}");
     assert!(err.is_transient());
 }

@@ -89,6 +89,15 @@ pub fn run_dir(take_id: &str, run: &str) -> String {
     format!("takes/{take_id}/runs/{run}")
 }
 
+/// A take's object's key below `takes/<take-id>/` (`runs/<run>/…`): the
+/// path it has below the take's stable link. `None` for another take's.
+pub fn take_path<'k>(take_id: &str, key: &'k str) -> Option<&'k str> {
+    key.strip_prefix("takes/")?
+        .strip_prefix(take_id)?
+        .strip_prefix('/')
+        .filter(|rest| !rest.is_empty())
+}
+
 /// `takes/<take-id>/runs/<run>/<output>`
 pub fn run_output(take_id: &str, run: &str, output: Output) -> String {
     format!("takes/{take_id}/runs/{run}/{}", output.as_str())

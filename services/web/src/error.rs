@@ -18,6 +18,11 @@ pub enum ErrorKind {
     /// A state-changing request without the session's CSRF token.
     Csrf,
     NotFound,
+    /// A stable link that expired or was revoked, or a file no longer
+    /// stored.
+    Gone,
+    /// A published file that differs from its record.
+    Changed,
     BadRequest,
     /// Well-formed, but against a rule: the course layout, a sidecar
     /// field, a size limit. The message says which and what to change.
@@ -39,6 +44,8 @@ impl ErrorKind {
             ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorKind::Forbidden | ErrorKind::Csrf => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Gone => StatusCode::GONE,
+            ErrorKind::Changed => StatusCode::CONFLICT,
             ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
             ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::Conflict => StatusCode::CONFLICT,
@@ -90,6 +97,24 @@ impl From<moocpipe_control::ControlError> for ApiError {
     }
 }
 
+impl From<moocpipe_storage::StorageError> for ApiError {
+    fn from(error: moocpipe_storage::StorageError) -> ApiError {
+        tracing::error!(%error, "store");
+        let kind = if error.is_transient() {
+            ErrorKind::Unavailable
+        } else {
+            ErrorKind::Internal
+        };
+        ApiError::new(kind, error.to_string())
+    }
+}
+
+impl From<moocpipe_storage::StorageError> for PageError {
+    fn from(error: moocpipe_storage::StorageError) -> PageError {
+        PageError(error.into())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (
@@ -132,6 +157,8 @@ impl IntoResponse for PageError {
         let title = match self.0.kind {
             ErrorKind::Forbidden | ErrorKind::Csrf => "Not allowed",
             ErrorKind::NotFound => "Not found",
+            ErrorKind::Gone => "This link no longer works",
+            ErrorKind::Changed => "This file changed",
             ErrorKind::RateLimited => "Too many attempts",
             _ => "Something went wrong",
         };

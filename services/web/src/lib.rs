@@ -15,6 +15,8 @@
 //!              with Range, or a 302 to a presigned S3 URL)
 //!          ──▶ /upload, /api/v1/uploads/…  (the studio's takes, sent by the
 //!              browser straight to the raw bucket; see `upload`)
+//!  author  ──▶ /l/<token>[/<file>]  (no login: a stable link, checked by
+//!              HEAD, then the same answer; playlists rewritten through it)
 //!  catalog ◀── follow: every take.* event (distributed), or a scan of the data folder (embedded)
 //! ```
 
@@ -22,6 +24,7 @@ pub mod api;
 mod auth;
 pub mod error;
 pub mod follow;
+mod links;
 mod media;
 pub mod openapi;
 pub mod pages;
@@ -39,6 +42,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use auth::{LoginLimiter, CSRF_HEADER, LOGIN_FAILURES, LOGIN_WINDOW, SESSION_COOKIE};
+
+/// Whom to ask about a link, unless `--contact` says.
+pub const DEFAULT_CONTACT: &str = "CAIDD, the university's digital centre";
 
 /// Where the take files are.
 #[derive(Clone, Debug)]
@@ -68,6 +74,14 @@ pub struct ServeConfig {
     pub media_url_ttl: Duration,
     /// "embedded" or "distributed", shown in the page footer.
     pub mode: &'static str,
+    /// How long the presigned URL a stable link redirects to lives.
+    pub link_presign_ttl: Duration,
+    /// Whom a user with a dead link should ask, e.g. "CAIDD
+    /// (caidd@university.kz)".
+    pub contact: String,
+    /// The link key and public address: `None` when this server cannot
+    /// issue links (it still opens them).
+    pub links: Option<moocpipe_catalog::links::LinkSettings>,
 }
 
 impl Default for ServeConfig {
@@ -77,6 +91,9 @@ impl Default for ServeConfig {
             session_ttl: Duration::from_secs(12 * 3600),
             media_url_ttl: Duration::from_secs(600),
             mode: "embedded",
+            link_presign_ttl: Duration::from_secs(300),
+            contact: DEFAULT_CONTACT.to_owned(),
+            links: None,
         }
     }
 }

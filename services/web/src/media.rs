@@ -2,13 +2,13 @@
 //! rendition, the poster, an HLS file, a caption file — and nothing else.
 //! From the embedded store it is served with HTTP Range (the player
 //! seeks); from S3 the browser is sent to a presigned URL that lives
-//! minutes.
+//! minutes. Stable links (`links`) send their files the same way.
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
-use moocpipe_proto::{CaptionRun, TranscodeRecord};
+use axum::response::{IntoResponse, Response};
+use moocpipe_proto::{CaptionRun, StoredObject, TranscodeRecord};
 use moocpipe_storage::ObjectStore;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
@@ -16,15 +16,22 @@ use tower_http::services::ServeFile;
 use crate::error::{ApiError, ErrorKind, PageError};
 use crate::{SharedApp, Store};
 
-/// Whether `key` is an object the take's transcode or caption record names.
-fn named(transcode: Option<&str>, caption: Option<&str>, key: &str) -> bool {
-    let in_transcode = transcode
+/// The object `key` as the take's transcode or caption record names it;
+/// `None` for anything else.
+pub(crate) fn recorded(
+    transcode: Option<&str>,
+    caption: Option<&str>,
+    key: &str,
+) -> Option<StoredObject> {
+    let find = |objects: &[StoredObject]| objects.iter().find(|o| o.key == key).cloned();
+    transcode
         .and_then(|t| serde_json::from_str::<TranscodeRecord>(t).ok())
-        .is_some_and(|t| t.objects.iter().any(|o| o.key == key));
-    in_transcode
-        || caption
-            .and_then(|c| serde_json::from_str::<CaptionRun>(c).ok())
-            .is_some_and(|c| c.objects.iter().any(|o| o.key == key))
+        .and_then(|t| find(&t.objects))
+        .or_else(|| {
+            caption
+                .and_then(|c| serde_json::from_str::<CaptionRun>(c).ok())
+                .and_then(|c| find(&c.objects))
+        })
 }
 
 pub async fn file(
@@ -38,12 +45,23 @@ pub async fn file(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("take {take_id}")))?;
     let key = format!("takes/{take_id}/{file}");
-    if !named(row.transcode.as_deref(), row.caption.as_deref(), &key) {
+    if recorded(row.transcode.as_deref(), row.caption.as_deref(), &key).is_none() {
         return Err(ApiError::not_found(format!("{file} of take {take_id}")).into());
     }
+    Ok(send(&app, &key, app.config.media_url_ttl, request).await?)
+}
+
+/// Sends the stored object `key`: from the embedded store the file itself
+/// (with Range), from S3 a 302 to a URL presigned for `ttl`.
+pub(crate) async fn send(
+    app: &SharedApp,
+    key: &str,
+    ttl: std::time::Duration,
+    request: Request,
+) -> Result<Response, ApiError> {
     match &app.store {
         Store::Local(store) => {
-            let path = store.path(&key);
+            let path = store.path(key);
             let mut response = ServeFile::new(path)
                 .oneshot(request)
                 .await
@@ -59,17 +77,22 @@ pub async fn file(
         }
         Store::S3(store) => {
             let url = store
-                .presign_get(&key, app.config.media_url_ttl)
+                .presign_get(key, ttl)
                 .await
                 .map_err(|e| ApiError::new(ErrorKind::Unavailable, e.to_string()))?;
-            let mut response = Redirect::temporary(&url).into_response();
-            response.headers_mut().insert(
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("no-store"),
-            );
-            if response.status() != StatusCode::TEMPORARY_REDIRECT {
-                return Err(ApiError::new(ErrorKind::Internal, "redirect").into());
-            }
+            let location = header::HeaderValue::from_str(&url)
+                .map_err(|e| ApiError::new(ErrorKind::Internal, format!("presigned URL: {e}")))?;
+            let response = (
+                StatusCode::FOUND,
+                [
+                    (header::LOCATION, location),
+                    (
+                        header::CACHE_CONTROL,
+                        header::HeaderValue::from_static("no-store"),
+                    ),
+                ],
+            )
+                .into_response();
             Ok(response)
         }
     }
@@ -77,7 +100,11 @@ pub async fn file(
 
 #[cfg(test)]
 mod tests {
-    use super::named;
+    use super::recorded;
+
+    fn named(transcode: Option<&str>, caption: Option<&str>, key: &str) -> bool {
+        recorded(transcode, caption, key).is_some()
+    }
 
     #[test]
     fn only_objects_a_record_names_are_served() {

@@ -15,7 +15,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use std::time::Instant;
 
 use crate::error::{ApiError, ErrorKind};
-use crate::{api, auth, media, pages, upload, views, SharedApp};
+use crate::{api, auth, links, media, pages, upload, views, SharedApp};
 
 /// A page (HTML) or an API route (JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +122,13 @@ const COURSE: Param = Param {
     in_path: true,
     ty: "string",
     description: "the course's folder name",
+    values: &[],
+};
+const LINK_ID: Param = Param {
+    name: "link_id",
+    in_path: true,
+    ty: "string",
+    description: "the link's id (not its token)",
     values: &[],
 };
 const STAGE: Param = Param {
@@ -252,6 +259,31 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     page(
         "GET",
+        "/l/{token}",
+        Access::Public,
+        "a stable link: a take's read-only page, or an object",
+    ),
+    page(
+        "GET",
+        "/l/{token}/{*path}",
+        Access::Public,
+        "a file of a stable link's take (302 to a presigned URL, or the file)",
+    ),
+    page(
+        "POST",
+        "/takes/{take_id}/links",
+        ADMIN,
+        "issue the take's link",
+    ),
+    page("POST", "/links/{link_id}/revoke", ADMIN, "revoke a link"),
+    page(
+        "POST",
+        "/links/{link_id}/reissue",
+        ADMIN,
+        "revoke a link and issue the next",
+    ),
+    page(
+        "GET",
         "/dead-letters",
         ADMIN,
         "the dead letters of every stage",
@@ -372,6 +404,38 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     api(
         "GET",
+        "/api/v1/takes/{take_id}/links",
+        Role::Caidd,
+        "a take's stable links (the live link's URL for admins)",
+        &[TAKE_ID],
+        schema::<Vec<views::LinkView>>,
+    ),
+    api(
+        "POST",
+        "/api/v1/takes/{take_id}/links",
+        Role::Admin,
+        "issue the take's link (its live one when it has one)",
+        &[TAKE_ID],
+        schema::<views::LinkView>,
+    ),
+    api(
+        "POST",
+        "/api/v1/links/{link_id}/revoke",
+        Role::Admin,
+        "revoke a link: it answers 410 from now on",
+        &[LINK_ID],
+        schema::<views::LinkView>,
+    ),
+    api(
+        "POST",
+        "/api/v1/links/{link_id}/reissue",
+        Role::Admin,
+        "revoke a link and issue its scope's next one",
+        &[LINK_ID],
+        schema::<views::LinkView>,
+    ),
+    api(
+        "GET",
         "/api/v1/jobs",
         Role::Studio,
         "jobs running now, with progress and ETA",
@@ -489,6 +553,8 @@ pub struct HttpMetrics {
     seconds: Option<HistogramVec>,
     /// Takes per state in the catalog, set at each scrape.
     pub takes: Option<IntGaugeVec>,
+    /// Requests through stable links, by what they got.
+    links: Option<IntCounterVec>,
 }
 
 impl HttpMetrics {
@@ -521,11 +587,29 @@ impl HttpMetrics {
         )
         .ok()
         .filter(|g| registry.register(Box::new(g.clone())).is_ok());
+        let links = IntCounterVec::new(
+            Opts::new(
+                "moocpipe_link_requests_total",
+                "Requests through stable links: page, download, playlist, segment, \
+                 refused (unknown, expired or revoked), changed (the file differs from its record)",
+            ),
+            &["outcome"],
+        )
+        .ok()
+        .filter(|c| registry.register(Box::new(c.clone())).is_ok());
         HttpMetrics {
             registry,
             requests,
             seconds,
             takes,
+            links,
+        }
+    }
+
+    /// Counts one request through a stable link.
+    pub fn link(&self, outcome: &'static str) {
+        if let Some(c) = &self.links {
+            c.with_label_values(&[outcome]).inc();
         }
     }
 }
@@ -584,6 +668,11 @@ pub fn router(app: SharedApp) -> Router {
         .route("/courses/{course}", get(pages::courses::course))
         .route("/takes/{take_id}", get(pages::take::page))
         .route("/media/{take_id}/{*file}", get(media::file))
+        .route("/l/{token}", get(links::open))
+        .route("/l/{token}/{*path}", get(links::file))
+        .route("/takes/{take_id}/links", post(links::issue_form))
+        .route("/links/{link_id}/revoke", post(links::revoke_form))
+        .route("/links/{link_id}/reissue", post(links::reissue_form))
         .route("/dead-letters", get(pages::dead::page))
         .route("/dead-letters/{stage}/replay", post(pages::dead::replay))
         .route("/dead-letters/{stage}/purge", post(pages::dead::purge))
@@ -596,6 +685,12 @@ pub fn router(app: SharedApp) -> Router {
         .route("/api/v1/takes", get(api::takes))
         .route("/api/v1/takes/{take_id}", get(api::take))
         .route("/api/v1/takes/{take_id}/jobs", get(api::take_jobs))
+        .route(
+            "/api/v1/takes/{take_id}/links",
+            get(links::list_api).post(links::issue_api),
+        )
+        .route("/api/v1/links/{link_id}/revoke", post(links::revoke_api))
+        .route("/api/v1/links/{link_id}/reissue", post(links::reissue_api))
         .route("/api/v1/jobs", get(api::jobs))
         .route("/api/v1/dead-letters", get(api::dead_letters))
         .route("/api/v1/dead-letters/{stage}/replay", post(api::replay))

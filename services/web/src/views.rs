@@ -2,6 +2,7 @@
 //! from the catalog, the job table (distributed mode) and the records.
 
 use moocpipe_broker::{Stage, Topology};
+use moocpipe_catalog::links::{LinkScope, LinkSettings};
 use moocpipe_catalog::state::{self, TakeState};
 use moocpipe_catalog::{CourseSummary, RuleCount, StateCount, TakeSummary};
 use moocpipe_control::{JobRow, JobRunRow};
@@ -335,8 +336,19 @@ fn parse_opt<T: DeserializeOwned>(text: Option<&str>, what: &str, take_id: &str)
     }
 }
 
-/// A take, `NotFound` when the catalog does not know it.
+/// A take, `NotFound` when the catalog does not know it. Its files are
+/// `/media/<take>/…` (a logged-in user's).
 pub async fn take(app: &SharedApp, take_id: &str) -> Result<TakeView, ApiError> {
+    take_with_media(app, take_id, &format!("/media/{take_id}")).await
+}
+
+/// [`take`] with its files below `media_base` (`/media/<take>` for a
+/// session, `/l/<token>` for a stable link).
+pub async fn take_with_media(
+    app: &SharedApp,
+    take_id: &str,
+    media_base: &str,
+) -> Result<TakeView, ApiError> {
     let row = app
         .catalog
         .take(take_id)
@@ -354,7 +366,7 @@ pub async fn take(app: &SharedApp, take_id: &str) -> Result<TakeView, ApiError> 
     let caption = parse_opt::<CaptionRun>(row.caption.as_deref(), "caption", take_id);
     let published = parse_opt::<PublishedRecord>(row.published.as_deref(), "published", take_id);
     let failures = parse_opt::<serde_json::Value>(row.failures.as_deref(), "failures", take_id);
-    let (player, downloads) = media_of(take_id, transcode.as_ref(), caption.as_ref());
+    let (player, downloads) = media_of(media_base, take_id, transcode.as_ref(), caption.as_ref());
     Ok(TakeView {
         summary: row.summary,
         take,
@@ -369,14 +381,14 @@ pub async fn take(app: &SharedApp, take_id: &str) -> Result<TakeView, ApiError> 
     })
 }
 
-/// The same-origin URL of a stored object of a take.
-pub fn media_url(take_id: &str, key: &str) -> Option<String> {
-    let prefix = format!("takes/{take_id}/");
-    key.strip_prefix(&prefix)
-        .map(|rest| format!("/media/{take_id}/{rest}"))
+/// The same-origin URL of a stored object of a take: its key below
+/// `takes/<take>/`, below `base`.
+pub fn media_url(base: &str, take_id: &str, key: &str) -> Option<String> {
+    moocpipe_storage::layout::take_path(take_id, key).map(|rest| format!("{base}/{rest}"))
 }
 
 fn media_of(
+    base: &str,
     take_id: &str,
     transcode: Option<&TranscodeRecord>,
     caption: Option<&CaptionRun>,
@@ -389,7 +401,7 @@ fn media_of(
         let key_of = |file: &str| format!("takes/{take_id}/runs/{run}/{file}");
         for r in &t.renditions {
             let key = key_of(&r.file);
-            if let Some(url) = media_url(take_id, &key) {
+            if let Some(url) = media_url(base, take_id, &key) {
                 if r.platform {
                     video = Some(url.clone());
                 }
@@ -401,14 +413,27 @@ fn media_of(
                 });
             }
         }
-        if let Some(file) = &t.poster {
-            let key = key_of(file);
-            let size = t
-                .objects
+        let size_of = |key: &str| {
+            t.objects
                 .iter()
                 .find(|o| o.key == key)
-                .map(|o| o.size_bytes);
-            if let Some(url) = media_url(take_id, &key) {
+                .map(|o| o.size_bytes)
+        };
+        if let Some(hls) = &t.hls {
+            let key = key_of(&hls.master);
+            if let Some(url) = media_url(base, take_id, &key) {
+                downloads.push(Download {
+                    name: "hls".into(),
+                    file_name: "master.m3u8".into(),
+                    url,
+                    size_bytes: size_of(&key).unwrap_or(0),
+                });
+            }
+        }
+        if let Some(file) = &t.poster {
+            let key = key_of(file);
+            let size = size_of(&key);
+            if let Some(url) = media_url(base, take_id, &key) {
                 poster = Some(url.clone());
                 downloads.push(Download {
                     name: "poster".into(),
@@ -429,7 +454,7 @@ fn media_of(
                 .next()
                 .unwrap_or(&object.key)
                 .to_owned();
-            let Some(url) = media_url(take_id, &object.key) else {
+            let Some(url) = media_url(base, take_id, &object.key) else {
                 continue;
             };
             let ext = file_name.rsplit('.').next().unwrap_or_default().to_owned();
@@ -452,6 +477,105 @@ fn media_of(
         poster,
     });
     (player, downloads)
+}
+
+/// A stable link as the dashboard shows it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LinkView {
+    pub link: moocpipe_catalog::Link,
+    /// `live`, `expired` or `revoked`.
+    pub state: String,
+    /// The link itself: only for admins, only while it is live, and only
+    /// when this server holds the link key.
+    pub url: Option<String>,
+}
+
+fn link_view(app: &SharedApp, link: moocpipe_catalog::Link, with_url: bool) -> LinkView {
+    let state = link.state(moocpipe_catalog::now_ms());
+    let url = match (&app.config.links, link.scope()) {
+        (Some(settings), Some(scope)) if with_url && state == "live" => {
+            Some(settings.url(&settings.key.token(&scope, link.generation)))
+        }
+        _ => None,
+    };
+    LinkView {
+        link,
+        state: state.to_owned(),
+        url,
+    }
+}
+
+/// A take's links, newest first; `with_url`: the live one's URL too.
+pub async fn take_links(
+    app: &SharedApp,
+    take_id: &str,
+    with_url: bool,
+) -> Result<Vec<LinkView>, ApiError> {
+    let scope = LinkScope::Take {
+        take_id: take_id.to_owned(),
+    };
+    Ok(app
+        .catalog
+        .links_of(&scope)
+        .await?
+        .into_iter()
+        .map(|link| link_view(app, link, with_url))
+        .collect())
+}
+
+fn link_settings(app: &SharedApp) -> Result<&LinkSettings, ApiError> {
+    app.config.links.as_ref().ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "this server has no link key: set {} (the report workers' value)",
+                moocpipe_catalog::links::ENV_LINK_KEY
+            ),
+        )
+    })
+}
+
+/// Issues a take's link (its live one when it has one).
+pub async fn issue_take_link(app: &SharedApp, take_id: &str) -> Result<LinkView, ApiError> {
+    let settings = link_settings(app)?;
+    let row = app
+        .catalog
+        .take(take_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("take {take_id}")))?;
+    let scope = LinkScope::Take {
+        take_id: take_id.to_owned(),
+    };
+    let issued = app
+        .catalog
+        .issue_link(&settings.key, &scope, &row.summary.course, settings.ttl)
+        .await?;
+    tracing::info!(take_id, link = %issued.link.link_id, "link issued");
+    Ok(link_view(app, issued.link, true))
+}
+
+/// Revokes a link.
+pub async fn revoke_link(app: &SharedApp, link_id: &str) -> Result<LinkView, ApiError> {
+    app.catalog.revoke_link(link_id).await?;
+    let link = app
+        .catalog
+        .link(link_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("link {link_id}")))?;
+    tracing::info!(link = %link_id, "link revoked");
+    Ok(link_view(app, link, false))
+}
+
+/// Revokes a link and issues its scope's next one.
+pub async fn reissue_link(app: &SharedApp, link_id: &str) -> Result<LinkView, ApiError> {
+    let settings = link_settings(app)?;
+    let issued = app
+        .catalog
+        .reissue_link(&settings.key, link_id, settings.ttl)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("link {link_id}")))?;
+    tracing::info!(old = %link_id, link = %issued.link.link_id, "link re-issued");
+    Ok(link_view(app, issued.link, true))
 }
 
 /// Every stage's dead letters (distributed mode).
@@ -550,9 +674,10 @@ mod tests {
     #[test]
     fn media_urls_stay_inside_their_take() {
         assert_eq!(
-            media_url("t1", "takes/t1/runs/r/renditions/a.mp4").as_deref(),
+            media_url("/media/t1", "t1", "takes/t1/runs/r/renditions/a.mp4").as_deref(),
             Some("/media/t1/runs/r/renditions/a.mp4")
         );
-        assert_eq!(media_url("t1", "takes/t2/runs/r/a.mp4"), None);
+        assert_eq!(media_url("/media/t1", "t1", "takes/t2/runs/r/a.mp4"), None);
+        assert_eq!(media_url("/l/x", "t1", "takes/t10/runs/r/a.mp4"), None);
     }
 }

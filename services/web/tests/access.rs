@@ -46,6 +46,9 @@ fn concrete(path: &str) -> String {
         .replace("{file}", "app.css")
         .replace("{*file}", "runs/r/renditions/x.mp4")
         .replace("{upload_id}", "no-such-upload")
+        .replace("{link_id}", "0000000000000000")
+        .replace("{token}", &"ab".repeat(32))
+        .replace("{*path}", "runs/r/renditions/x.mp4")
 }
 
 async fn call(
@@ -352,4 +355,20 @@ async fn uploads_are_the_studio_s_and_the_embedded_mode_says_how_to_add_takes() 
             .is_some_and(|m| m.contains("distributed mode")),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn a_stable_link_needs_no_session_and_an_unknown_one_is_404() {
+    let f = fixture().await;
+    let token = "ab".repeat(32);
+    for path in [
+        format!("/l/{token}"),
+        format!("/l/{token}/runs/r/renditions/x.mp4"),
+        "/l/not-a-token".to_owned(),
+    ] {
+        let (status, body, location) = call(&f.app, "GET", &path, None, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(location, None, "{path}: no login asked");
+        assert!(body.contains("no such link"), "{path}: {body}");
+    }
 }

@@ -1,6 +1,8 @@
 //! The report stage: once everything a take waits for is recorded, checks
-//! every published object with a HEAD, issues presigned download links,
-//! tells the author once, and rebuilds the course's segment-length report.
+//! every published object with a HEAD, issues the take's stable link (its
+//! page and every file below it; the server redirects each request to a
+//! freshly presigned URL), tells the author once (and the studio, on a
+//! spec failure), and rebuilds the course's segment-length report.
 //!
 //! It is triggered by a report job (after the probe when the spec failed,
 //! after the transcode, after the captions) and by `take.<stage>.failed`
@@ -16,11 +18,14 @@
 //! receiver can tell. No correctness rests on conditional writes.
 
 use super::{event, pipeline_error};
-use crate::{storage_error, Context};
+use crate::{catalog_error, storage_error, Context};
 use moocpipe_broker::{Job, JobError, Outgoing, Stage};
+use moocpipe_catalog::LinkScope;
 use moocpipe_notify::{Notice, Notifier};
 use moocpipe_pipeline::{policy, sequencer, Readiness};
-use moocpipe_proto::{NoticeRecord, ProbeRecord, TakeJob, TakeRef};
+use moocpipe_proto::{
+    NoticeRecord, ProbeRecord, PublishedRecord, StableLinkRecord, TakeJob, TakeRef, TakeVerdict,
+};
 use moocpipe_storage::layout::{self, Record};
 use moocpipe_storage::{content_type, ObjectStore};
 use std::sync::Arc;
@@ -88,17 +93,49 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     let mut record = ready.record;
     // Exactly what the records name, each checked by a HEAD against its
     // recorded size and checksum (an empty SRT recorded as empty is fine).
-    record.links = sequencer::links(media, &ready.wanted, ctx.settings.link_expiry)
+    record.links = sequencer::links(media, &take_id, &ready.wanted)
         .await
         .map_err(pipeline_error)?;
+    // The take's stable link: the same one on a retry (its token is
+    // computed from the take), so a resent notice carries the same links.
+    let link = match &ctx.links {
+        Some(links) => {
+            let issued = links
+                .catalog
+                .issue_link(
+                    &links.settings.key,
+                    &LinkScope::Take {
+                        take_id: take_id.clone(),
+                    },
+                    &take.course,
+                    links.settings.ttl,
+                )
+                .await
+                .map_err(catalog_error)?;
+            record.link = Some(StableLinkRecord {
+                link_id: issued.link.link_id.clone(),
+                expires_at: rfc3339_ms(issued.link.expires_ms),
+            });
+            Some(links.settings.url(&issued.token))
+        }
+        None => None,
+    };
 
-    let text = policy::notice(&take, &record, state.caption.as_ref());
+    let text = policy::notice(&take, &record, state.caption.as_ref(), link.as_deref());
+    // The studio hears of every take that failed the spec or could not be
+    // checked, with what to change, as the author does.
+    let cc = if record.spec == TakeVerdict::Pass {
+        Vec::new()
+    } else {
+        ctx.settings.notify.studio.clone()
+    };
     let notice = Notice {
         take_id: take.take_id.clone(),
         to: take.sidecar.author_email.clone(),
+        cc,
         subject: text.subject,
         text: text.text,
-        payload: serde_json::to_value(&record).unwrap_or(serde_json::Value::Null),
+        payload: payload(&record, link.as_deref()),
     };
     let notifier = Notifier::new(ctx.settings.notify.clone())
         .map_err(|e| JobError::Permanent(format!("notification settings: {e}")))?;
@@ -130,6 +167,30 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     update_course_report(&ctx, &take.course).await?;
     tracing::info!(take_id, links = record.links.len(), "published and noticed");
     Ok(vec![event(Stage::Report, "published", &take_id, &record)?])
+}
+
+/// The webhook's body: the published record, with the take's page
+/// (`page`) and each file's link (`links[].url`) when there is a link.
+fn payload(record: &PublishedRecord, link: Option<&str>) -> serde_json::Value {
+    let mut value = serde_json::to_value(record).unwrap_or(serde_json::Value::Null);
+    if let (Some(link), Some(object)) = (link, value.as_object_mut()) {
+        object.insert("page".into(), link.into());
+        if let Some(files) = object.get_mut("links").and_then(|l| l.as_array_mut()) {
+            for file in files.iter_mut().filter_map(|f| f.as_object_mut()) {
+                let path = file.get("path").and_then(|p| p.as_str()).unwrap_or("");
+                let url = format!("{link}/{path}");
+                file.insert("url".into(), url.into());
+            }
+        }
+    }
+    value
+}
+
+/// Milliseconds since the epoch as RFC 3339 (UTC, seconds).
+fn rfc3339_ms(ms: i64) -> String {
+    let at =
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    humantime::format_rfc3339_seconds(at).to_string()
 }
 
 /// Rebuilds `courses/<course>/reports/segments.{json,csv,html}` over the

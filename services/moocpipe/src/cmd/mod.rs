@@ -4,6 +4,7 @@ pub mod caption;
 pub mod check;
 pub mod config;
 pub mod distributed;
+pub mod links;
 pub mod models;
 pub mod process;
 pub mod qc;

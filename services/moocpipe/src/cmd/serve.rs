@@ -7,7 +7,7 @@
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
-use moocpipe_catalog::{Catalog, Role};
+use moocpipe_catalog::{Catalog, LinkKey, LinkSettings, Role};
 use moocpipe_distributed::Stores;
 use moocpipe_storage::LocalStore;
 use moocpipe_web::{App, Broker, ServeConfig, Store};
@@ -40,20 +40,20 @@ pub struct CatalogArgs {
 }
 
 impl CatalogArgs {
-    fn data_dir(&self, config_file: Option<&Path>) -> anyhow::Result<PathBuf> {
+    pub(crate) fn data_dir(&self, config_file: Option<&Path>) -> anyhow::Result<PathBuf> {
         match &self.data {
             Some(dir) => Ok(dir.clone()),
             None => Ok(crate::config::load(config_file)?.0.store.data_dir),
         }
     }
 
-    fn distributed_url(&self) -> Option<&str> {
+    pub(crate) fn distributed_url(&self) -> Option<&str> {
         self.database_url
             .as_deref()
             .filter(|u| !u.trim().is_empty())
     }
 
-    async fn open(&self, config_file: Option<&Path>) -> anyhow::Result<Catalog> {
+    pub(crate) async fn open(&self, config_file: Option<&Path>) -> anyhow::Result<Catalog> {
         match self.distributed_url() {
             Some(url) => Catalog::open(url).await.context("opening the catalog"),
             None => {
@@ -90,6 +90,20 @@ pub struct ServeArgs {
     /// How long a login lasts.
     #[arg(long, default_value_t = 12, value_name = "HOURS")]
     pub session_hours: u64,
+    /// How long the presigned URL a stable link redirects to lives (the
+    /// link itself lives `MOOCPIPE_LINK_DAYS`).
+    #[arg(
+        long,
+        env = "MOOCPIPE_LINK_PRESIGN_SECS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..=604_800),
+        value_name = "SECONDS"
+    )]
+    pub link_presign_secs: u64,
+    /// Whom an author with an expired or revoked link should ask, shown on
+    /// the link's page, e.g. "CAIDD (caidd@university.kz)".
+    #[arg(long, env = "MOOCPIPE_CONTACT", value_name = "TEXT")]
+    pub contact: Option<String>,
     /// Distributed mode: the smallest part of a browser upload to the raw
     /// bucket (5 to 5120; larger takes get larger parts, at most 10,000).
     #[arg(
@@ -105,7 +119,7 @@ pub struct ServeArgs {
 /// The studio's upload path: the raw bucket through a key that may write
 /// it, and the ingest job sent the way `moocpipe submit` sends it.
 fn upload_path(args: &ServeArgs) -> anyhow::Result<moocpipe_web::upload::UploadConfig> {
-    let config = moocpipe_distributed::config::upload_config(&env)?;
+    let store = moocpipe_distributed::config::upload_store(&env)?;
     if !moocpipe_distributed::config::has_upload_key(&env) {
         tracing::warn!(
             "{} is not set: browser uploads use the raw bucket's key, which the workers only read with; \
@@ -113,7 +127,6 @@ fn upload_path(args: &ServeArgs) -> anyhow::Result<moocpipe_web::upload::UploadC
             moocpipe_distributed::config::ENV_UPLOAD_ACCESS_KEY_ID
         );
     }
-    let store = moocpipe_storage::S3Store::new(&config)?;
     Ok(moocpipe_web::upload::UploadConfig {
         store: store.clone(),
         min_part_bytes: args.upload_part_mib * 1024 * 1024,
@@ -201,7 +214,7 @@ pub enum CatalogAction {
     Sync,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -306,11 +319,37 @@ pub fn serve(args: ServeArgs, config_file: Option<&Path>) -> anyhow::Result<Exit
                 .as_deref()
                 .is_some_and(|u| u.starts_with("https://")),
             session_ttl: Duration::from_secs(args.session_hours.max(1) * 3600),
+            link_presign_ttl: Duration::from_secs(args.link_presign_secs),
+            contact: args
+                .contact
+                .clone()
+                .filter(|c| !c.trim().is_empty())
+                .unwrap_or_else(|| moocpipe_web::DEFAULT_CONTACT.to_owned()),
             ..ServeConfig::default()
+        };
+        // The address links carry: --public-url, else where we listen.
+        let public_url = args.public_url.clone().or_else(|| {
+            (!args.listen.ip().is_unspecified()).then(|| format!("http://{}", args.listen))
+        });
+        let link_settings = |key: LinkKey| {
+            LinkSettings::from_lookup(key, |name| match name {
+                moocpipe_catalog::links::ENV_PUBLIC_URL => public_url.clone(),
+                other => env(other),
+            })
         };
         let app = match args.catalog.distributed_url() {
             Some(url) => {
                 config.mode = "distributed";
+                config.links = match LinkKey::from_lookup(env)? {
+                    Some(key) => Some(link_settings(key)?),
+                    None => {
+                        tracing::warn!(
+                            "{} is not set: stable links open, but this server cannot issue or show them",
+                            moocpipe_catalog::links::ENV_LINK_KEY
+                        );
+                        None
+                    }
+                };
                 let stores = Stores::from_lookup(env)?;
                 let jobs = moocpipe_control::connect(url)
                     .await
@@ -343,6 +382,12 @@ pub fn serve(args: ServeArgs, config_file: Option<&Path>) -> anyhow::Result<Exit
             None => {
                 let data = args.catalog.data_dir(config_file)?;
                 let store = LocalStore::open(&data)?;
+                // The embedded key lives in the data folder (made once).
+                let key = match LinkKey::from_lookup(env)? {
+                    Some(key) => key,
+                    None => LinkKey::load_or_create(&data)?,
+                };
+                config.links = Some(link_settings(key)?);
                 let mut seen = std::collections::HashMap::new();
                 let synced = moocpipe_web::follow::scan_local(&catalog, &store, &mut seen).await;
                 tracing::info!(synced, "catalog synced from {}", data.display());

@@ -16,6 +16,9 @@ pub const ENV_BUCKET: &str = "MOOCPIPE_S3_BUCKET";
 pub const ENV_ACCESS_KEY_ID: &str = "MOOCPIPE_S3_ACCESS_KEY_ID";
 pub const ENV_SECRET_ACCESS_KEY: &str = "MOOCPIPE_S3_SECRET_ACCESS_KEY";
 pub const ENV_PATH_STYLE: &str = "MOOCPIPE_S3_PATH_STYLE";
+/// The address presigned URLs name, when browsers reach the store at
+/// another address than the workers (see `S3Store::with_public_endpoint`).
+pub const ENV_PUBLIC_ENDPOINT: &str = "MOOCPIPE_S3_PUBLIC_ENDPOINT";
 /// Optional overrides of [`S3Timeouts`], in seconds (decimals allowed).
 pub const ENV_CONNECT_TIMEOUT: &str = "MOOCPIPE_S3_CONNECT_TIMEOUT_SECS";
 pub const ENV_READ_TIMEOUT: &str = "MOOCPIPE_S3_READ_TIMEOUT_SECS";

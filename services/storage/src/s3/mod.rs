@@ -9,8 +9,8 @@ mod upload;
 
 pub use config::{
     S3Config, S3Timeouts, ENV_ACCESS_KEY_ID, ENV_BUCKET, ENV_CONNECT_TIMEOUT, ENV_ENDPOINT,
-    ENV_MAX_ATTEMPTS, ENV_OPERATION_TIMEOUT, ENV_PATH_STYLE, ENV_READ_TIMEOUT, ENV_REGION,
-    ENV_SECRET_ACCESS_KEY, ENV_TRANSFER_TIMEOUT,
+    ENV_MAX_ATTEMPTS, ENV_OPERATION_TIMEOUT, ENV_PATH_STYLE, ENV_PUBLIC_ENDPOINT, ENV_READ_TIMEOUT,
+    ENV_REGION, ENV_SECRET_ACCESS_KEY, ENV_TRANSFER_TIMEOUT,
 };
 
 pub use upload::{part_size, UploadedPart, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
@@ -39,6 +39,9 @@ pub struct S3Store {
     bucket: String,
     endpoint: Option<String>,
     timeouts: S3Timeouts,
+    /// Presigns for the address browsers reach the store at, when it is
+    /// not the one the workers use (`MOOCPIPE_S3_PUBLIC_ENDPOINT`).
+    presigner: Option<Client>,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -60,7 +63,32 @@ impl S3Store {
             bucket: config.bucket.clone(),
             endpoint: config.endpoint.clone(),
             timeouts: config.timeouts,
+            presigner: None,
         })
+    }
+
+    /// Presigned URLs name `endpoint` (`http(s)://host[:port]`) instead of
+    /// the endpoint requests go to: in a Compose stack the workers reach
+    /// the store as `garage:3900`, a browser as the host's public name.
+    /// Requests are still made to the configured endpoint. `None` leaves
+    /// the store as it is.
+    pub fn with_public_endpoint(
+        mut self,
+        config: &S3Config,
+        endpoint: Option<String>,
+    ) -> Result<Self, StorageError> {
+        let Some(endpoint) = endpoint.filter(|e| !e.trim().is_empty()) else {
+            return Ok(self);
+        };
+        let public = S3Config {
+            endpoint: Some(endpoint.trim().trim_end_matches('/').to_owned()),
+            ..config.clone()
+        };
+        public.validate().map_err(|e| StorageError::Config {
+            message: format!("{ENV_PUBLIC_ENDPOINT}: {e}"),
+        })?;
+        self.presigner = Some(public.client());
+        Ok(self)
     }
 
     /// [`S3Store::new`] from the `MOOCPIPE_S3_*` variables ([`S3Config::from_env`]).
@@ -93,9 +121,10 @@ impl S3Store {
         }
     }
 
-    /// The client presigned URLs are made with: they name its endpoint.
+    /// The client presigned URLs are made with (the public endpoint's,
+    /// when there is one): they name its endpoint.
     fn presigner(&self) -> &Client {
-        &self.client
+        self.presigner.as_ref().unwrap_or(&self.client)
     }
 
     fn request<'a>(&'a self, operation: &'static str, key: &'a str) -> Request<'a> {
@@ -466,7 +495,7 @@ impl ObjectStore for S3Store {
                 message: format!("presigning for {expiry:?}: {e}"),
             })?;
         let request = self
-            .client
+            .presigner()
             .get_object()
             .bucket(&self.bucket)
             .key(key)

@@ -5,12 +5,13 @@ use axum::extract::{Path, State};
 use axum::response::Html;
 use axum::Extension;
 use maud::{html, Markup};
-use moocpipe_catalog::Session;
+use moocpipe_catalog::{Role, Session};
 use moocpipe_proto::{ProbeRecord, Verdict, VideoFacts};
 
 use crate::error::PageError;
 use crate::pages::courses::rules_table;
 use crate::pages::{duration, layout, size, state_badge, verdict_badge, when};
+use crate::views::TakeView;
 use crate::{views, SharedApp};
 
 fn hints(rules: &[moocpipe_proto::RuleResult]) -> Markup {
@@ -62,6 +63,11 @@ pub async fn page(
 ) -> Result<Html<String>, PageError> {
     let view = views::take(&app, &take_id).await?;
     let jobs = views::take_jobs(&app, &take_id).await?;
+    let links = if session.role >= Role::Admin {
+        Some(views::take_links(&app, &take_id, true).await?)
+    } else {
+        None
+    };
     let s = &view.summary;
     let content = html! {
         p.crumbs {
@@ -71,7 +77,56 @@ pub async fn page(
             code { (s.take) }
         }
         h1 { (s.title) }
-        section.facts data-live={ "/api/v1/takes/" (s.take_id) } data-take=(s.take_id) {
+        (body(&view, true))
+        @if let Some(failures) = view.failures.as_ref().and_then(|f| f.as_object()) {
+            section {
+                h2 { "Dead-lettered stages" }
+                ul { @for (stage, failure) in failures { li { strong { (stage) } ": " (failure.get("error").and_then(|e| e.as_str()).unwrap_or("")) } } }
+            }
+        }
+
+        @if let Some(links) = &links {
+            (crate::links::admin_panel(s, links, &session))
+        }
+        section {
+            h2 { "Job history" }
+            @if jobs.is_empty() {
+                p.muted { @if app.jobs.is_none() { "The embedded mode keeps no job history: " code { "moocpipe process" } " ran the stages in order." } @else { "No job yet." } }
+            } @else {
+                div.scroll {
+                    table.jobs {
+                        thead { tr { th { "Stage" } th { "Attempt" } th { "Worker" } th { "Started" } th { "Took" } th { "Outcome" } th { "Error" } } }
+                        tbody {
+                            @for job in &jobs {
+                                @for run in &job.runs {
+                                    tr {
+                                        td { (job.stage) }
+                                        td.num { (run.attempt + 1) }
+                                        td { (run.worker) }
+                                        td { (when(run.started_ms)) }
+                                        td { @if let Some(s) = run.seconds { (format!("{s:.1} s")) } }
+                                        td { (run.outcome.as_deref().unwrap_or("running")) }
+                                        td { (run.error.as_deref().unwrap_or("")) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout(&s.title.clone(), Some(&session), content))
+}
+
+/// What a take's page and its stable link's page share: the facts, the
+/// player, the spec table with what to change, QC, renditions, captions and
+/// downloads. `live`: the page script keeps the facts current (it needs a
+/// session).
+pub fn body(view: &TakeView, live: bool) -> Markup {
+    let s = &view.summary;
+    html! {
+        section.facts data-live=[live.then(|| format!("/api/v1/takes/{}", s.take_id))] data-take=(s.take_id) {
             div { "State " (state_badge(&s.state)) }
             div { "Spec " @if let Some(spec) = &s.spec { (verdict_badge(spec)) } @else { span.muted { "not probed yet" } } }
             div { "Raw take " code { (view.take.key) } " (" (size(u64::try_from(s.size_bytes).unwrap_or(0))) ")" }
@@ -149,13 +204,6 @@ pub async fn page(
             }
         }
 
-        @if let Some(failures) = view.failures.as_ref().and_then(|f| f.as_object()) {
-            section {
-                h2 { "Dead-lettered stages" }
-                ul { @for (stage, failure) in failures { li { strong { (stage) } ": " (failure.get("error").and_then(|e| e.as_str()).unwrap_or("")) } } }
-            }
-        }
-
         section {
             h2 { "Downloads" }
             @if view.downloads.is_empty() {
@@ -169,33 +217,5 @@ pub async fn page(
             }
         }
 
-        section {
-            h2 { "Job history" }
-            @if jobs.is_empty() {
-                p.muted { @if app.jobs.is_none() { "The embedded mode keeps no job history: " code { "moocpipe process" } " ran the stages in order." } @else { "No job yet." } }
-            } @else {
-                div.scroll {
-                    table.jobs {
-                        thead { tr { th { "Stage" } th { "Attempt" } th { "Worker" } th { "Started" } th { "Took" } th { "Outcome" } th { "Error" } } }
-                        tbody {
-                            @for job in &jobs {
-                                @for run in &job.runs {
-                                    tr {
-                                        td { (job.stage) }
-                                        td.num { (run.attempt + 1) }
-                                        td { (run.worker) }
-                                        td { (when(run.started_ms)) }
-                                        td { @if let Some(s) = run.seconds { (format!("{s:.1} s")) } }
-                                        td { (run.outcome.as_deref().unwrap_or("running")) }
-                                        td { (run.error.as_deref().unwrap_or("")) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    };
-    Ok(layout(&s.title.clone(), Some(&session), content))
+    }
 }
