@@ -517,6 +517,43 @@ fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::new(ErrorKind::BadRequest, e.body_text()))
 }
 
+/// A request about an upload already started, which names its key.
+trait AboutKey {
+    fn key(&self) -> &str;
+}
+
+impl AboutKey for PartsWanted {
+    fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl AboutKey for CompleteUpload {
+    fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl AboutKey for AbortUpload {
+    fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// The upload path and a request about an upload, whose key is checked to
+/// be a take's (never any other object of the bucket) and named in the
+/// handler's span.
+fn about_key<T: AboutKey>(
+    app: &SharedApp,
+    request: Result<Json<T>, JsonRejection>,
+) -> Result<(&Uploads, T), ApiError> {
+    let uploads = uploads(app)?;
+    let request = body(request)?;
+    check_take_key(uploads.store().bucket(), request.key())?;
+    tracing::Span::current().record("key", request.key());
+    Ok((uploads, request))
+}
+
 /// The objects of a take's stem in its folder (`take-01.mov`,
 /// `take-01.json`, … for `take-01.mxf`): an earlier take of that name, or
 /// its sidecar.
@@ -610,11 +647,8 @@ pub async fn sign_parts(
     Path(upload_id): Path<String>,
     request: Result<Json<PartsWanted>, JsonRejection>,
 ) -> Result<Json<PartUrls>, ApiError> {
-    let uploads = uploads(&app)?;
-    let request = body(request)?;
+    let (uploads, request) = about_key(&app, request)?;
     let store = uploads.store();
-    check_take_key(store.bucket(), &request.key)?;
-    tracing::Span::current().record("key", request.key.as_str());
     if request.part_numbers.is_empty() || request.part_numbers.len() > MAX_URLS_PER_CALL {
         return Err(invalid(format!(
             "ask for 1 to {MAX_URLS_PER_CALL} parts at a time"
@@ -754,12 +788,9 @@ pub async fn complete(
     Path(upload_id): Path<String>,
     request: Result<Json<CompleteUpload>, JsonRejection>,
 ) -> Result<Json<UploadCompleted>, ApiError> {
-    let uploads = uploads(&app)?;
-    let request = body(request)?;
+    let (uploads, request) = about_key(&app, request)?;
     let store = uploads.store();
-    check_take_key(store.bucket(), &request.key)?;
     let key = request.key.as_str();
-    tracing::Span::current().record("key", key);
     let etag = match store.list_parts(key, &upload_id).await {
         Ok(held) => {
             check_parts(&held, &request.parts, request.size_bytes)
@@ -805,12 +836,9 @@ pub async fn abort(
     Path(upload_id): Path<String>,
     request: Result<Json<AbortUpload>, JsonRejection>,
 ) -> Result<Json<UploadAborted>, ApiError> {
-    let uploads = uploads(&app)?;
-    let request = body(request)?;
+    let (uploads, request) = about_key(&app, request)?;
     let store = uploads.store();
-    check_take_key(store.bucket(), &request.key)?;
     let key = request.key.as_str();
-    tracing::Span::current().record("key", key);
     store
         .abort_upload(key, &upload_id)
         .await

@@ -217,6 +217,14 @@ impl S3Store {
     }
 }
 
+/// How long a presigned URL lives: at most 7 days, in every backend.
+fn presigning(expiry: Duration) -> Result<PresigningConfig, StorageError> {
+    check_expiry(expiry)?;
+    PresigningConfig::expires_in(expiry).map_err(|e| StorageError::Config {
+        message: format!("presigning for {expiry:?}: {e}"),
+    })
+}
+
 /// A body cut off mid-way: the network, so worth a retry.
 fn body_error(store: &S3Store, key: &str, err: impl std::fmt::Display) -> StorageError {
     StorageError::Transient {
@@ -488,12 +496,8 @@ impl ObjectStore for S3Store {
     }
 
     async fn presign_get(&self, key: &str, expiry: Duration) -> Result<String, StorageError> {
-        check_expiry(expiry)?;
         check_key(key)?;
-        let presigning =
-            PresigningConfig::expires_in(expiry).map_err(|e| StorageError::Config {
-                message: format!("presigning for {expiry:?}: {e}"),
-            })?;
+        let presigning = presigning(expiry)?;
         let request = self
             .presigner()
             .get_object()

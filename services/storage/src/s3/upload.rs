@@ -9,9 +9,8 @@
 
 use super::classify::sdk_error;
 use super::S3Store;
-use crate::object::{check_expiry, check_key};
+use crate::object::check_key;
 use crate::StorageError;
-use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use std::time::Duration;
 
@@ -85,12 +84,8 @@ impl S3Store {
         number: u32,
         expiry: Duration,
     ) -> Result<String, StorageError> {
-        check_expiry(expiry)?;
         check_key(key)?;
-        let presigning =
-            PresigningConfig::expires_in(expiry).map_err(|e| StorageError::Config {
-                message: format!("presigning for {expiry:?}: {e}"),
-            })?;
+        let presigning = super::presigning(expiry)?;
         let request = self
             .presigner()
             .upload_part()
