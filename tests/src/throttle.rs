@@ -28,6 +28,8 @@ struct Shared {
     /// Bumped by [`Throttle::cut`]: a connection older than the last cut
     /// closes at its next chunk.
     cuts: AtomicU64,
+    /// Until then, new connections are closed at once (the link is down).
+    down_until: Mutex<Option<Instant>>,
 }
 
 /// The running proxy; stopped when dropped.
@@ -58,6 +60,7 @@ impl Throttle {
             gate: Mutex::new(Instant::now()),
             parts: Mutex::new(Vec::new()),
             cuts: AtomicU64::new(0),
+            down_until: Mutex::new(None),
         });
         let accepting = shared.clone();
         let task = tokio::spawn(async move {
@@ -78,8 +81,13 @@ impl Throttle {
     }
 
     /// Drops every connection open now, in the middle of whatever it was
-    /// sending (a lost connection); later ones pass again.
-    pub fn cut(&self) {
+    /// sending, and closes new ones for `down` (a lost connection: a
+    /// browser's own quick retry on a fresh connection fails too); later
+    /// ones pass again.
+    pub fn cut(&self, down: Duration) {
+        if let Ok(mut until) = self.shared.down_until.lock() {
+            *until = Some(Instant::now() + down);
+        }
         self.shared.cuts.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -101,6 +109,14 @@ impl Drop for Throttle {
 }
 
 async fn connection(client: TcpStream, shared: Arc<Shared>) {
+    let down = shared
+        .down_until
+        .lock()
+        .map(|until| until.is_some_and(|t| Instant::now() < t))
+        .unwrap_or(false);
+    if down {
+        return;
+    }
     let born = shared.cuts.load(Ordering::Relaxed);
     let Ok(server) = TcpStream::connect(shared.upstream).await else {
         return;

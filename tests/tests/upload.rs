@@ -313,7 +313,7 @@ async fn a_studio_user_uploads_a_take_through_the_page_resumes_it_after_a_reload
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    link.cut();
+    link.cut(Duration::from_millis(700));
     link.set_rate(0);
     browser
         .wait_for_within(
@@ -337,7 +337,14 @@ async fn a_studio_user_uploads_a_take_through_the_page_resumes_it_after_a_reload
             == std::fs::read(&phone).expect("file"),
         "the object in Garage equals the file despite the cut"
     );
-    println!("dropped connection: parts sent {sent:?} for {phone_parts} parts");
+    let retries = attribute(&browser, "data-retries").await;
+    assert!(
+        retries.as_str().and_then(|r| r.parse::<u32>().ok()) >= Some(1),
+        "the page tried the cut parts again: {retries}"
+    );
+    println!(
+        "dropped connection: parts sent {sent:?} for {phone_parts} parts, {retries} tries again by the page"
+    );
     let second = attribute(&browser, "data-take-id").await;
     let rows = verdict_rows(&browser, second.as_str().expect("take id")).await;
     assert!(

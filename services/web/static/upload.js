@@ -163,7 +163,8 @@
     text($("upload-title"), "s3://" + u.bucket + "/" + u.key);
     var run = current = {
       file: file, u: u, etags: {}, urls: {}, urlWait: null, queue: [], active: {}, inflight: {}, xhrs: {},
-      running: true, paused: false, completing: false, doneBytes: 0, startBytes: 0, t0: Date.now(), sent: 0, present: 0
+      running: true, paused: false, completing: false, doneBytes: 0, startBytes: 0, t0: Date.now(), sent: 0, present: 0,
+      retries: 0
     };
     noteUnfinished();
     state("checking");
@@ -245,6 +246,8 @@
       if (stopped(run) || e.fatal || tries + 1 >= RETRIES) { throw e; }
       if (e.expired) { delete run.urls[n]; }
       var wait = Math.pow(2, tries) * 1000;
+      run.retries += 1;
+      root.setAttribute("data-retries", run.retries);
       say("Part " + n + ": " + e.message + "; trying again in " + wait / 1000 + " s");
       return sleep(wait).then(online).then(function () {
         if (stopped(run)) { throw problem("stopped", "stopped"); }
