@@ -50,6 +50,7 @@ async fn stable_links_outlive_their_presigned_urls_play_hls_and_can_be_revoked()
     }
     let (good_meta, _) = p.upload(&good_key, &good).await;
     let (bad_meta, _) = p.upload(&bad_key, &media::prores_720p()).await;
+    let bad_uploaded = std::time::Instant::now();
     let good_id = moocpipe_ingest::take_id(&p.raw_bucket, &good_key, &good_meta.etag);
     let bad_id = moocpipe_ingest::take_id(&p.raw_bucket, &bad_key, &bad_meta.etag);
 
@@ -61,6 +62,12 @@ async fn stable_links_outlive_their_presigned_urls_play_hls_and_can_be_revoked()
     assert_eq!(failed.spec, TakeVerdict::Fail);
     assert!(failed.links.is_empty(), "{failed:?}");
     let mails = p.smtp.wait_for(1, Duration::from_secs(30)).await;
+    let told_after = bad_uploaded.elapsed();
+    eprintln!("upload to the studio's copy of the spec failure: {told_after:?}");
+    assert!(
+        told_after < Duration::from_secs(20),
+        "the studio heard {told_after:?} after the upload"
+    );
     let mail = mails
         .iter()
         .find(|m| {
