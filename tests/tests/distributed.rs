@@ -572,7 +572,16 @@ async fn a_transcode_longer_than_consumer_timeout_runs_once_and_completes() {
     let transcode: TranscodeRecord = p
         .record(&take_id, "transcode", Duration::from_secs(600))
         .await;
-    let control_closed = !control.status().connected();
+    // The broker closes the control channel at its next tick past the
+    // timeout; the client hears of it a moment later.
+    let mut control_closed = !control.status().connected();
+    for _ in 0..100 {
+        if control_closed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        control_closed = !control.status().connected();
+    }
     // The record is written before the worker counts the job done: wait
     // for the count.
     let mut text = http_get(&format!("http://{metrics}/metrics"));
