@@ -218,63 +218,6 @@ pub async fn file(
     deliver(&app, &link, &object, counted, request).await
 }
 
-/// What a material's file is sent with from the data folder (a 302 to the
-/// store carries nothing of ours): its recorded media type, not one
-/// guessed from its name; `nosniff`, so a browser never reads it as
-/// something else; for an SVG (the one accepted type that can hold a
-/// script) a sandbox, so it cannot act as this site; and its own file
-/// name for a download.
-fn material_headers(response: &mut Response, content_type: Option<&str>, name: &str) {
-    if response.status() == axum::http::StatusCode::FOUND {
-        return;
-    }
-    let headers = response.headers_mut();
-    if let Some(value) = content_type.and_then(|t| HeaderValue::from_str(t).ok()) {
-        headers.insert(header::CONTENT_TYPE, value);
-    }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if content_type.is_some_and(|t| t.starts_with("image/svg")) {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("sandbox; default-src 'none'; style-src 'unsafe-inline'"),
-        );
-    }
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let disposition = format!(
-        "inline; filename=\"{ascii}\"; filename*=UTF-8''{}",
-        percent_encode(name)
-    );
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-}
-
-/// RFC 5987 encoding of a file name: unreserved bytes as they are, every
-/// other byte as `%XX`.
-fn percent_encode(name: &str) -> String {
-    name.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 fn run_dir(take_id: &str, run: &str) -> String {
     moocpipe_storage::layout::run_dir(take_id, run)
 }
@@ -343,6 +286,63 @@ async fn deliver(
         app.metrics.link("segment");
     }
     Ok(media::send(app, &object.key, app.config.link_presign_ttl, request).await?)
+}
+
+/// What a material's file is sent with from the data folder (a 302 to the
+/// store carries nothing of ours): its recorded media type, not one
+/// guessed from its name; `nosniff`, so a browser never reads it as
+/// something else; for an SVG (the one accepted type that can hold a
+/// script) a sandbox, so it cannot act as this site; and its own file
+/// name for a download.
+fn material_headers(response: &mut Response, content_type: Option<&str>, name: &str) {
+    if response.status() == axum::http::StatusCode::FOUND {
+        return;
+    }
+    let headers = response.headers_mut();
+    if let Some(value) = content_type.and_then(|t| HeaderValue::from_str(t).ok()) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if content_type.is_some_and(|t| t.starts_with("image/svg")) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox; default-src 'none'; style-src 'unsafe-inline'"),
+        );
+    }
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "inline; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        percent_encode(name)
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+}
+
+/// RFC 5987 encoding of a file name: unreserved bytes as they are, every
+/// other byte as `%XX`.
+fn percent_encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// Rewrites every URI of an HLS playlist (the lines that are not tags, and
