@@ -6,6 +6,7 @@
 pub mod caption;
 pub mod course;
 pub mod job;
+pub mod material;
 pub mod naming;
 pub mod probe;
 pub mod qc;
@@ -24,6 +25,10 @@ pub use caption::{
 pub use course::CourseInfo;
 pub use job::{
     IngestJob, IngestVia, NoticeRecord, PublishedLink, PublishedRecord, StableLinkRecord, TakeJob,
+};
+pub use material::{
+    MaterialError, MaterialErrorKind, MaterialFamily, MaterialRecord, MaterialType,
+    MaterialVerdict, MATERIAL_EVENT,
 };
 pub use naming::{slug, SLUG_MAX_LEN};
 pub use probe::{

@@ -42,6 +42,10 @@ pub fn all() -> Vec<(&'static str, String)> {
             pretty(schema_for!(crate::CourseInfo)),
         ),
         (
+            "material-record.schema.json",
+            pretty(schema_for!(crate::MaterialRecord)),
+        ),
+        (
             "qc-record.schema.json",
             pretty(schema_for!(crate::QcRecord)),
         ),

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod faults;
 #[path = "../../services/storage/tests/garage/mod.rs"]
 pub mod garage;
+pub mod materials;
 pub mod media;
 pub mod netns;
 pub mod oracle;

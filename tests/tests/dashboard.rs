@@ -448,3 +448,158 @@ async fn an_author_opens_a_stable_link_without_a_login_and_the_take_plays() {
     assert_ne!(again, link);
     assert_eq!(fetch(&again).status, 200);
 }
+
+/// Issue 13, all material types, on the embedded default: a course folder
+/// with a real PDF, a real PNG and a text file named `.pdf`. `process`
+/// publishes the first two and names the third's error (exit code 1, as
+/// for a take that fails its spec); a second run changes nothing; the
+/// course page in Chromium lists all three with their type by content, and
+/// the two links download byte for byte with their media type, the fake
+/// having no link and its error shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn course_materials_are_checked_by_content_listed_and_linked() {
+    use moocpipe_tests::pipeline::fetch;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let course = dir.path().join("chemistry-201");
+    let [pdf, png, fake] = moocpipe_tests::materials::write_three(&course);
+    let data = dir.path().join("data");
+    let data_arg = data.to_string_lossy().into_owned();
+    let process = |json: bool| {
+        let mut args = vec!["process", "--data", &data_arg];
+        if json {
+            args.push("--json");
+        }
+        let course = course.to_string_lossy().into_owned();
+        let mut all: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        all.push(course);
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        moocpipe(&refs)
+    };
+    let out = process(false);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a material not published: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let error = format!(
+        "{} claims to be a PDF document (by its name) but its content is plain text",
+        fake.1.display()
+    );
+    let flat: String = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(&error.split_whitespace().collect::<Vec<_>>().join(" ")),
+        "the summary names the file and the cause: {stdout}"
+    );
+    assert!(stdout.contains("2 of 3 materials published"), "{stdout}");
+
+    // Again, as JSON: the same verdicts, recorded earlier, nothing redone.
+    let copy = data.join("courses/chemistry-201/materials/syllabus.pdf");
+    let before = std::fs::metadata(&copy).and_then(|m| m.modified()).ok();
+    let out = process(true);
+    assert_eq!(out.status.code(), Some(1));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let materials = summary["materials"].as_array().expect("materials");
+    assert_eq!(materials.len(), 3, "{summary}");
+    for m in materials {
+        assert_eq!(m["reused"], true, "{m}");
+        assert_eq!(m["recorded"], true, "{m}");
+    }
+    let by_path = |path: &str| {
+        materials
+            .iter()
+            .find(|m| m["path"] == path)
+            .unwrap_or_else(|| panic!("{path} in {summary}"))
+    };
+    assert_eq!(by_path(&fake.0)["verdict"], "error");
+    assert_eq!(by_path(&fake.0)["error"], error.as_str());
+    assert_eq!(by_path(&pdf.0)["detected"], "pdf");
+    assert_eq!(by_path(&png.0)["detected"], "png");
+    assert_eq!(
+        std::fs::metadata(&copy).and_then(|m| m.modified()).ok(),
+        before,
+        "a second run writes nothing"
+    );
+
+    add_user(&["--data", &data_arg], "studio", "studio", PASSWORD);
+    let dash = Dashboard::start(&["--data", &data_arg], &[], dir.path());
+    let browser = Browser::start().await;
+    browser.log_in(&dash.url, "studio", PASSWORD).await;
+    browser
+        .open(&format!("{}/courses/chemistry-201", dash.url))
+        .await;
+    let section = browser.text("section.materials").await;
+    for needle in [
+        "syllabus.pdf",
+        "PDF document",
+        "diagram.png",
+        "PNG image",
+        "reading-list.pdf",
+        "plain text",
+        "not published",
+        "claims to be a PDF document (by its name) but its content is plain text",
+    ] {
+        assert!(
+            section.contains(needle),
+            "{needle} on the course page: {section}\n{}",
+            dash.log_text()
+        );
+    }
+    browser
+        .screenshot(&artifacts("dashboard").join("materials.png"))
+        .await;
+    let links = browser
+        .eval(
+            "Array.from(document.querySelectorAll('tr[data-material]')).map(r => \
+             [r.getAttribute('data-material'), (r.querySelector('a.material-link') || {}).href || null])",
+        )
+        .await;
+    browser.close().await;
+    let links: Vec<(String, Option<String>)> = serde_json::from_value(links).expect("rows");
+    assert_eq!(links.len(), 3, "{links:?}");
+    for (path, file, content_type) in [
+        (&pdf.0, &pdf.1, "application/pdf"),
+        (&png.0, &png.1, "image/png"),
+    ] {
+        let link = links
+            .iter()
+            .find(|(p, _)| p == path)
+            .and_then(|(_, l)| l.clone())
+            .unwrap_or_else(|| panic!("a link for {path}: {links:?}"));
+        assert!(link.contains("/l/"), "{link}");
+        let got = fetch(&link);
+        assert_eq!(got.status, 200, "{link}");
+        assert_eq!(got.content_type.as_deref(), Some(content_type), "{path}");
+        assert!(
+            got.body == std::fs::read(file).expect("source"),
+            "{path}: the download is the file"
+        );
+    }
+    assert!(
+        links.iter().any(|(p, l)| p == &fake.0 && l.is_none()),
+        "the fake PDF has no link: {links:?}"
+    );
+    // The API hands out the same links as the page did.
+    let (cookie, _) = api_login(&dash.url, "studio");
+    let out = Command::new("curl")
+        .args(["-sS", "--fail", "-b", &cookie])
+        .arg(format!("{}/api/v1/courses/chemistry-201", dash.url))
+        .output()
+        .expect("curl");
+    let view: serde_json::Value = serde_json::from_slice(&out.stdout).expect("course JSON");
+    let api_links: Vec<(String, Option<String>)> = view["materials"]
+        .as_array()
+        .expect("materials")
+        .iter()
+        .map(|m| {
+            (
+                m["path"].as_str().unwrap_or_default().to_owned(),
+                m["link"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    let mut from_page = links.clone();
+    from_page.sort();
+    assert_eq!(api_links, from_page, "one link per material, every time");
+}

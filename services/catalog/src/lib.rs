@@ -1,8 +1,9 @@
-//! The catalog `moocpipe serve` reads: one row per take and per course, the
-//! users who may log in and their sessions.
+//! The catalog `moocpipe serve` reads: one row per take, per course and per
+//! course material, the users who may log in and their sessions.
 //!
 //! The take and course rows are a *projection* of the store: records under
-//! `takes/<id>/records/`, the course index and report under `courses/`.
+//! `takes/<id>/records/`, the course index, report and material records
+//! under `courses/`.
 //! [`sync`] reads them and upserts the row, so the catalog can always be
 //! rebuilt from the store and a second sync of the same take changes
 //! nothing. The distributed `serve` syncs a take on every event the
@@ -17,6 +18,7 @@
 mod courses;
 mod error;
 pub mod links;
+mod materials;
 mod schema;
 pub mod state;
 pub mod sync;

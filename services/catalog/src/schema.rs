@@ -65,6 +65,22 @@ const TABLES: &[&str] = &[
         video_seconds DOUBLE PRECISION,
         updated_ms  BIGINT NOT NULL
     )",
+    // Course materials (`materials.rs`): a record each, looked up by
+    // course for the course page and by its copy's key for its link.
+    "CREATE TABLE IF NOT EXISTS catalog_materials (
+        course      TEXT NOT NULL,
+        path        TEXT NOT NULL,
+        verdict     TEXT NOT NULL,
+        declared    TEXT,
+        detected    TEXT,
+        size_bytes  BIGINT NOT NULL,
+        object_key  TEXT,
+        error       TEXT,
+        record      TEXT NOT NULL,
+        updated_ms  BIGINT NOT NULL,
+        PRIMARY KEY (course, path)
+    )",
+    "CREATE INDEX IF NOT EXISTS catalog_materials_object ON catalog_materials (object_key)",
     "CREATE TABLE IF NOT EXISTS catalog_users (
         name          TEXT PRIMARY KEY,
         role          TEXT NOT NULL,

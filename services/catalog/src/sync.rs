@@ -1,9 +1,10 @@
 //! Bringing the catalog up to date from the store: a take's row from its
-//! records, a course's row from its segment report and `course.json`.
+//! records, a course's row from its segment report and `course.json`, and
+//! its materials from their records.
 //! Idempotent — a sync reads what is stored now and writes the whole row —
 //! so it is safe to run on every event, twice, or for the whole store.
 
-use moocpipe_proto::ProbeRecord;
+use moocpipe_proto::{MaterialRecord, ProbeRecord};
 use moocpipe_proto::{
     PublishedRecord, QcRecord, SegmentReport, Stage, TakeRef, TakeVerdict, TranscodeRecord, Verdict,
 };
@@ -170,12 +171,24 @@ pub async fn sync_take_in_course<S: ObjectStore>(
 }
 
 /// Brings one course's row up to date from its segment report and
-/// `course.json` (both optional).
+/// `course.json` (both optional), and its materials from their records (a
+/// record that does not parse is left out, and said).
 pub async fn sync_course<S: ObjectStore>(
     catalog: &Catalog,
     store: &S,
     course: &str,
 ) -> Result<(), CatalogError> {
+    let mut materials = Vec::new();
+    for key in store.list(&layout::material_records(course)).await? {
+        let Some(raw) = text(store, &key).await? else {
+            continue;
+        };
+        match parse::<MaterialRecord, _>(store, &key, "material", &raw) {
+            Ok(record) => materials.push(record),
+            Err(error) => tracing::warn!(%error, "a material record left out of the catalog"),
+        }
+    }
+    catalog.replace_materials(course, &materials).await?;
     let report_key = layout::segment_report(course, "json");
     let report_text = text(store, &report_key).await?;
     let report: Option<SegmentReport> = match &report_text {

@@ -4,6 +4,7 @@
 use moocpipe_catalog::sync::{sync_all, sync_take};
 use moocpipe_catalog::{Catalog, Page, Role, TakeFilter};
 use moocpipe_control::testing::TestDatabase;
+use moocpipe_proto::MaterialRecord;
 use moocpipe_storage::layout::{self, Record};
 use moocpipe_storage::LocalStore;
 use std::time::Duration;
@@ -26,6 +27,22 @@ fn failing_probe() -> serde_json::Value {
         "streams": {"video": 1, "audio": 1, "other": 0},
         "audio": [], "warnings": []
     })
+}
+
+/// A material's record: published (with its copy's key) or not.
+fn material(path: &str, object: Option<&str>) -> MaterialRecord {
+    serde_json::from_value(serde_json::json!({
+        "schema_version": 1, "course": "phys", "path": path,
+        "source": format!("/raw/phys/{path}"), "source_version": "12-34", "size_bytes": 12,
+        "declared": "pdf",
+        "detected": if object.is_some() { "pdf" } else { "text" },
+        "verdict": if object.is_some() { "ok" } else { "error" },
+        "object": object.map(|key| serde_json::json!({"key": key, "size_bytes": 12, "etag": "e"})),
+        "error": if object.is_some() { serde_json::Value::Null } else {
+            serde_json::json!({"kind": "mismatch", "message": "syllabus.pdf claims to be a PDF document (by its name) but its content is plain text"})
+        },
+    }))
+    .expect("a material record")
 }
 
 async fn scenario(catalog: &Catalog, store: &LocalStore) {
@@ -56,8 +73,60 @@ async fn scenario(catalog: &Catalog, store: &LocalStore) {
             &serde_json::json!({"title": "Physics", "launch_date": "2031-09-01"}),
         )
         .expect("course.json");
+    let slides = material(
+        "slides/week1.pdf",
+        Some("courses/phys/materials/slides/week1.pdf"),
+    );
+    let fake = material("syllabus.pdf", None);
+    for record in [&slides, &fake] {
+        store
+            .put_json(
+                &layout::material_record(
+                    "phys",
+                    &moocpipe_ingest::material_id("phys", &record.path),
+                ),
+                record,
+            )
+            .expect("material record");
+    }
     let summary = sync_all(catalog, store).await.expect("sync all");
     assert_eq!((summary.takes, summary.courses), (3, 2), "{summary:?}");
+    assert_eq!(
+        catalog.course_materials("phys").await.expect("materials"),
+        [slides.clone(), fake.clone()]
+    );
+    assert_eq!(
+        catalog
+            .material_by_object("courses/phys/materials/slides/week1.pdf")
+            .await
+            .expect("by object"),
+        Some(slides.clone())
+    );
+    assert_eq!(
+        catalog
+            .material_by_object("courses/phys/materials/syllabus.pdf")
+            .await
+            .expect("by object"),
+        None,
+        "a material in error has no copy to open"
+    );
+    std::fs::remove_file(store.path(&layout::material_record(
+        "phys",
+        &moocpipe_ingest::material_id("phys", "syllabus.pdf"),
+    )))
+    .expect("remove a record");
+    moocpipe_catalog::sync::sync_course(catalog, store, "phys")
+        .await
+        .expect("sync course");
+    assert_eq!(
+        catalog.course_materials("phys").await.expect("materials"),
+        [slides]
+    );
+    assert!(catalog
+        .course_materials("chem")
+        .await
+        .expect("none")
+        .is_empty());
     assert!(summary.failed.is_empty(), "{:?}", summary.failed);
 
     let a2 = catalog.take("a2").await.expect("take").expect("a2");

@@ -10,13 +10,32 @@
 //! one object share a lease (their `take_id` header is
 //! [`ingest_key_id`] of bucket and key), so the same upload seen three ways
 //! is ingested once.
+//!
+//! **Course materials** (every other file of a course folder: a syllabus,
+//! slides, images, archives — `moocpipe_ingest::material_object`) come the
+//! same three ways and are published by the ingest job itself
+//! ([`publish_material`]): checked by their first 8 KiB (a ranged GET),
+//! then streamed from the raw bucket into the media bucket (a GET pinned
+//! to the ETag, multipart parts of 16 MiB, two in flight: never the whole
+//! file in memory) and recorded last. Inline rather than a stage of their
+//! own: a copy is I/O without GStreamer or scratch disk, it gets the
+//! ingest job's lease (renewed while a large copy runs), retries and dead
+//! letters for free, and a queue, a worker kind and a deployment for a few
+//! seconds of work would not pay. The scan itself never copies, so a large
+//! material never holds up a pass.
 
 use crate::stages::report::course_index_key;
+use crate::stages::{pipeline_error, replayed};
 use crate::{storage_error, Context};
 use futures_util::stream::{self, StreamExt};
 use moocpipe_broker::{BrokerError, Job, JobError, Outgoing, Publisher, Stage, Topology};
-use moocpipe_ingest::{has_take_extension, ingest_key_id, place_object, RawObject};
-use moocpipe_proto::{IngestJob, IngestVia, TakeJob};
+use moocpipe_ingest::filetype::HEAD_BYTES;
+use moocpipe_ingest::{
+    has_take_extension, ingest_key_id, material_object, place_object, RawObject,
+};
+use moocpipe_pipeline::materials::{self, MaterialSource};
+use moocpipe_pipeline::PipelineError;
+use moocpipe_proto::{IngestJob, IngestVia, MaterialRecord, TakeJob, MATERIAL_EVENT};
 use moocpipe_storage::layout::{self, Stage as Record};
 use moocpipe_storage::{ObjectStore, StorageError};
 use std::collections::{HashMap, HashSet};
@@ -51,11 +70,16 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
         )));
     }
     if !has_take_extension(Path::new(&message.key)) {
-        // Sidecars, caption files, notes: found by the scan and by events,
-        // never takes. Asked for by name, it is the sender's mistake.
+        if let Some((course, path)) = material_object(&message.key) {
+            return publish_material(&ctx, &job, &message, course, path).await;
+        }
+        // Sidecars, caption files, hidden files: found by the scan and by
+        // events, neither takes nor materials. Asked for by name, it is
+        // the sender's mistake.
         return match message.via {
             IngestVia::Submit => Err(JobError::Permanent(format!(
-                "{location}: not a take (expected a file ending in {})",
+                "{location}: neither a take (a file ending in {}) nor a course material \
+                 (any other file in a course folder but sidecars, captions and hidden files)",
                 moocpipe_ingest::TAKE_EXTENSIONS.join(", ")
             ))),
             IngestVia::Scan | IngestVia::Event => Ok(Vec::new()),
@@ -119,6 +143,78 @@ pub async fn handle(ctx: Arc<Context>, job: Job) -> Result<Vec<Outgoing>, JobErr
     ])
 }
 
+/// Checks a course material of the raw bucket and publishes it into the
+/// media bucket (`moocpipe-pipeline`'s `materials::publish`, as `process`
+/// does): the first [`HEAD_BYTES`] by a ranged GET, the copy streamed,
+/// both pinned to the ETag the HEAD gave. Its record, new or found, goes
+/// out as a `take.ingest.material` event for the catalog. An object
+/// replaced while it is read is left to its new version's own job.
+async fn publish_material(
+    ctx: &Context,
+    job: &Job,
+    message: &IngestJob,
+    course: &str,
+    path: &str,
+) -> Result<Vec<Outgoing>, JobError> {
+    let (raw, media) = (&ctx.stores.raw, &ctx.stores.media);
+    let key = message.key.as_str();
+    let location = raw.location(key);
+    let meta = raw
+        .head(key)
+        .await
+        .map_err(storage_error)?
+        .ok_or_else(|| JobError::Permanent(format!("{location}: no such object")))?;
+    let source = MaterialSource {
+        course,
+        path,
+        location: &location,
+        version: &meta.etag,
+        size_bytes: meta.size,
+    };
+    let etag = meta.etag.as_str();
+    let read_head = async {
+        let head = raw.get_range_if_match(key, 0, HEAD_BYTES, etag).await?;
+        ctx.metrics.read(head.len() as u64);
+        Ok(head)
+    };
+    let copy = |target: String, content_type: String| async move {
+        let reader = raw.read_object(key, Some(etag)).await?;
+        media
+            .put_reader(&target, reader, meta.size, &content_type)
+            .await?;
+        ctx.metrics.read(meta.size);
+        ctx.metrics.written(meta.size);
+        Ok(())
+    };
+    let published = match materials::publish(media, source, read_head, copy, replayed(job)).await {
+        Ok(published) => published,
+        Err(PipelineError::Storage(moocpipe_storage::StorageError::Changed { .. })) => {
+            tracing::info!(%location, "the material changed while it was read; its new version is ingested on its own");
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(pipeline_error(e)),
+    };
+    let record: &MaterialRecord = &published.record;
+    ctx.metrics.material(if published.reused {
+        "unchanged"
+    } else {
+        record.verdict.as_str()
+    });
+    match &record.error {
+        Some(error) => tracing::info!(%location, error = %error.message, "material not published"),
+        None if !published.reused => tracing::info!(%location, "material published"),
+        None => tracing::debug!(%location, "material recorded earlier"),
+    }
+    let event = Outgoing::event(
+        Stage::Ingest,
+        MATERIAL_EVENT,
+        ingest_key_id(&message.bucket, key),
+        record,
+    )
+    .map_err(|e| JobError::Transient(e.to_string()))?;
+    Ok(vec![event])
+}
+
 /// Entries [`scan_once`]'s memory of seen takes keeps at most (about
 /// 200 bytes each: 100 MB); takes past it cost one HEAD per pass.
 pub const MAX_SEEN: usize = 500_000;
@@ -127,7 +223,8 @@ pub const MAX_SEEN: usize = 500_000;
 const CONCURRENT_CHECKS: usize = 16;
 
 /// One pass of the scan: every take-like object of the raw bucket whose
-/// take (bucket, key, ETag) has no ingest record yet gets an ingest job.
+/// take (bucket, key, ETag) has no ingest record yet, and every course
+/// material whose record is not of its ETag, gets an ingest job.
 /// Returns the number of jobs sent. See [`scan_pass`].
 pub async fn scan_once(
     ctx: &Context,
@@ -157,8 +254,11 @@ pub struct ScanStats {
     pub listed: usize,
     /// Take-like objects among them.
     pub takes: usize,
-    /// HEAD requests made (ingest records looked up): takes not already
-    /// remembered with the same ETag.
+    /// Course materials among them.
+    pub materials: usize,
+    /// Records looked up (a HEAD of an ingest record, a GET of a material
+    /// record): takes and materials not already remembered with the same
+    /// ETag.
     pub checked: usize,
     /// Ingest jobs sent.
     pub sent: usize,
@@ -207,10 +307,13 @@ where
                 }
                 continue;
             }
-            if !has_take_extension(Path::new(&object.key)) {
+            if has_take_extension(Path::new(&object.key)) {
+                stats.takes += 1;
+            } else if material_object(&object.key).is_some() {
+                stats.materials += 1;
+            } else {
                 continue;
             }
-            stats.takes += 1;
             listed.insert(hashes.hash_one(&object.key));
             if seen.get(&object.key) != Some(&object.etag) {
                 unknown.push(object);
@@ -219,11 +322,18 @@ where
         stats.checked += unknown.len();
         let checked: Vec<_> = stream::iter(unknown)
             .map(|object| async move {
-                let take_id = moocpipe_ingest::take_id(bucket, &object.key, &object.etag);
-                let known = media
-                    .head(&layout::record(&take_id, Record::Ingest))
-                    .await
-                    .map(|meta| meta.is_some());
+                let known = match material_object(&object.key) {
+                    Some((course, path)) if !has_take_extension(Path::new(&object.key)) => {
+                        material_recorded(media, course, path, &object.etag).await
+                    }
+                    _ => {
+                        let take_id = moocpipe_ingest::take_id(bucket, &object.key, &object.etag);
+                        media
+                            .head(&layout::record(&take_id, Record::Ingest))
+                            .await
+                            .map(|meta| meta.is_some())
+                    }
+                };
                 (object, known)
             })
             .buffer_unordered(CONCURRENT_CHECKS)
@@ -238,7 +348,7 @@ where
                     IngestVia::Scan,
                 )?;
                 send(job).await?;
-                tracing::info!(key = %object.key, "new raw take found by the scan");
+                tracing::info!(key = %object.key, "new raw take or material found by the scan");
                 stats.sent += 1;
             }
             if seen.len() < MAX_SEEN || seen.contains_key(&object.key) {
@@ -252,6 +362,24 @@ where
     }
     seen.retain(|key, _| listed.contains(&hashes.hash_one(key)));
     Ok(stats)
+}
+
+/// Whether a material's record is of this version (ETag) of its object.
+async fn material_recorded<M: ObjectStore>(
+    media: &M,
+    course: &str,
+    path: &str,
+    etag: &str,
+) -> Result<bool, StorageError> {
+    match media
+        .get_json::<MaterialRecord>(&materials::record_key(course, path))
+        .await
+    {
+        Ok(record) => Ok(record.is_some_and(|r| r.source_version == etag)),
+        // Made again by the ingest job.
+        Err(StorageError::BadRecord { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// The course whose `course.json` this key is (`<course>/course.json`).

@@ -3,7 +3,8 @@
 //! raw take failed and was tried again within its job; and the figures
 //! about takes that users read (issue 14): upload → notice latency per
 //! verdict, spec failures by rule, QC's suggested scores, notices by
-//! channel and outcome, and how much of a take each stage read.
+//! channel and outcome, and how much of a take each stage read; and the
+//! course materials ingest checked, by verdict.
 //!
 //! Labels are low-cardinality: stage, verdict, rule id, criterion, channel,
 //! outcome — never a take id or a key. Every worker registers them all; a
@@ -41,6 +42,7 @@ pub struct StageMetrics {
     spec_failures: IntCounterVec,
     qc_scores: HistogramVec,
     notices: IntCounterVec,
+    materials: IntCounterVec,
 }
 
 impl StageMetrics {
@@ -103,6 +105,11 @@ impl StageMetrics {
                 "Notices to authors, by channel (email, webhook) and outcome (sent, transient, permanent)",
                 &["channel", "outcome"],
             )?,
+            materials: counter(
+                "moocpipe_materials_total",
+                "Course materials ingest handled, by verdict (ok: published; error: not what its name claims, empty or of a type not accepted; unchanged: recorded earlier for this version)",
+                &["verdict"],
+            )?,
         };
         // Present from the start, so a dashboard sees 0 rather than nothing.
         for counter in [&metrics.read, &metrics.written, &metrics.read_retries] {
@@ -135,6 +142,11 @@ impl StageMetrics {
         self.read_ratio
             .with_label_values(&[self.stage.as_str()])
             .observe(ratio);
+    }
+
+    /// A course material was handled: `ok`, `error` or `unchanged`.
+    pub fn material(&self, verdict: &str) {
+        self.materials.with_label_values(&[verdict]).inc();
     }
 
     /// A take was probed: each rule it failed counts once.
@@ -216,7 +228,12 @@ mod tests {
             ..Deliveries::default()
         };
         metrics.notices(&deliveries);
+        metrics.material("error");
         let text = text(&registry);
+        assert!(
+            text.contains(r#"moocpipe_materials_total{verdict="error"} 1"#),
+            "{text}"
+        );
         assert!(
             text.contains(r#"moocpipe_notices_total{channel="webhook",outcome="transient"} 1"#),
             "{text}"

@@ -20,6 +20,7 @@ use prometheus::Registry;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -339,14 +340,33 @@ async fn consume_events(
     Ok(())
 }
 
+/// What `submit` sent an ingest job for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// A take, with the id it will have.
+    Take(String),
+    /// A course material: its course and path below the course folder.
+    Material { course: String, path: String },
+}
+
+impl std::fmt::Display for Submitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Submitted::Take(id) => write!(f, "take {id}"),
+            Submitted::Material { course, path } => write!(f, "material {path} of {course}"),
+        }
+    }
+}
+
 /// `moocpipe submit s3://bucket/key`: checks that the object exists, then
-/// sends its ingest job. Returns the take id it will have.
+/// sends its ingest job. Says what it will be: a take (with its id) or a
+/// course material.
 pub async fn submit(
     run: &RunOptions,
     raw: &S3Store,
     bucket: &str,
     key: &str,
-) -> Result<String, RunError> {
+) -> Result<Submitted, RunError> {
     if bucket != raw.bucket() {
         return Err(RunError::Setup(format!(
             "s3://{bucket}/{key}: not in the raw bucket ({}) this pipeline reads",
@@ -361,5 +381,13 @@ pub async fn submit(
     let job = job_for(bucket, key, Some(meta.etag.clone()), IngestVia::Submit)?;
     publisher.send(&run.topology, &job).await?;
     let _ = connection.close(200, "submitted").await;
-    Ok(moocpipe_ingest::take_id(bucket, key, &meta.etag))
+    Ok(match moocpipe_ingest::material_object(key) {
+        Some((course, path)) if !moocpipe_ingest::has_take_extension(Path::new(key)) => {
+            Submitted::Material {
+                course: course.to_owned(),
+                path: path.to_owned(),
+            }
+        }
+        _ => Submitted::Take(moocpipe_ingest::take_id(bucket, key, &meta.etag)),
+    })
 }

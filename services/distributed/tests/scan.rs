@@ -14,7 +14,7 @@ mod garage;
 use moocpipe_broker::Outgoing;
 use moocpipe_distributed::ingest::{scan_pass, ScanStats};
 use moocpipe_storage::layout::{self, Stage as Record};
-use moocpipe_storage::{ListPage, ObjectMeta, ObjectStore, StorageError};
+use moocpipe_storage::{ListPage, ObjectMeta, ObjectReader, ObjectStore, StorageError};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::path::Path;
@@ -132,6 +132,24 @@ impl<S: ObjectStore> ObjectStore for Counted<'_, S> {
         self.other();
         self.store.presign_get(key, expiry).await
     }
+    async fn read_object(
+        &self,
+        key: &str,
+        etag: Option<&str>,
+    ) -> Result<ObjectReader, StorageError> {
+        self.other();
+        self.store.read_object(key, etag).await
+    }
+    async fn put_reader(
+        &self,
+        key: &str,
+        reader: ObjectReader,
+        size: u64,
+        t: &str,
+    ) -> Result<(), StorageError> {
+        self.other();
+        self.store.put_reader(key, reader, size, t).await
+    }
 }
 
 impl Calls {
@@ -222,6 +240,7 @@ async fn a_scan_pages_through_the_bucket_and_heads_only_takes_it_does_not_know()
             pages,
             listed: objects,
             takes,
+            materials: 0,
             checked: takes,
             sent: takes
         }

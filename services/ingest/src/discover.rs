@@ -11,6 +11,7 @@ use std::time::UNIX_EPOCH;
 use moocpipe_proto::{Sidecar, TakeRef};
 
 use crate::layout::{self, Placement};
+use crate::material::{is_material_name, LocalMaterial};
 use crate::sidecar::read_sidecar;
 use crate::{has_take_extension, local_take_id, LayoutError};
 
@@ -22,9 +23,15 @@ pub struct Discovery {
     /// One error per path that does not fit the convention, in the order met
     /// (paths in the order given; within a course folder, in name order).
     pub errors: Vec<LayoutError>,
-    /// Files in course folders that are neither takes nor sidecars, and
-    /// symlinked folders not followed because they were already walked
-    /// (absolute paths, sorted). Hidden files are not listed.
+    /// The course materials found in course folders (every file that is
+    /// not a take, a companion, hidden or clutter: see
+    /// [`is_material_name`](crate::is_material_name)), sorted by course
+    /// and path.
+    pub materials: Vec<LocalMaterial>,
+    /// Files in course folders that are neither takes, sidecars nor
+    /// materials (a `.json` or caption file beside no take, a FIFO, a
+    /// broken link), and symlinked folders not followed because they were
+    /// already walked (absolute paths, sorted). Hidden files are not listed.
     pub ignored: Vec<PathBuf>,
     /// Take files given alone outside any course folder and placed by a
     /// [`Loose`] placement instead: the path as given and where it went.
@@ -446,11 +453,33 @@ impl CourseWalk<'_> {
                     let err = LayoutError::from_io(&self.shown(rel), &err);
                     self.found.errors.push(err);
                 }
+                Entry::File(meta) if is_material(rel) => self.material(&path, &meta, rel),
                 Entry::File(_) | Entry::Other(_) | Entry::Broken(_) => {
                     self.found.ignored.push(path)
                 }
             }
             rel.pop();
+        }
+    }
+
+    /// A material at `rel` below the course (its names all UTF-8).
+    fn material(&mut self, abs: &Path, meta: &Metadata, rel: &[OsString]) {
+        let shown = self.shown(rel);
+        let names: Option<Vec<&str>> = rel.iter().map(|name| name.to_str()).collect();
+        let course = self.abs_root.file_name().and_then(OsStr::to_str);
+        let (Some(names), Some(course)) = (names, course) else {
+            return self.found.ignored.push(abs.to_path_buf());
+        };
+        match mtime_ns(meta) {
+            Ok(mtime) => self.found.materials.push(LocalMaterial {
+                course: course.to_owned(),
+                path: names.join("/"),
+                source: abs.to_path_buf(),
+                shown,
+                size_bytes: meta.len(),
+                version: format!("{}-{mtime}", meta.len()),
+            }),
+            Err(err) => self.found.errors.push(LayoutError::from_io(&shown, &err)),
         }
     }
 
@@ -468,6 +497,15 @@ impl CourseWalk<'_> {
             Err(err) => self.found.errors.push(err),
         }
     }
+}
+
+/// Whether the file at `rel` (below its course) is a material: a
+/// material's name, UTF-8 all along (a key is a string).
+fn is_material(rel: &[OsString]) -> bool {
+    rel.last()
+        .and_then(|name| name.to_str())
+        .is_some_and(is_material_name)
+        && rel.iter().all(|name| name.to_str().is_some())
 }
 
 fn read_names(folder: &Path) -> io::Result<Vec<OsString>> {
@@ -507,12 +545,47 @@ fn settle(found: &mut Discovery) {
         kept.pop();
     }
     found.takes = kept;
+    settle_materials(found);
 
     found.ignored.sort();
     found.ignored.dedup();
 
     let mut seen = HashSet::new();
     found.errors.retain(|err| seen.insert(err.clone()));
+}
+
+/// Sorts materials by course and path, drops the same file found twice,
+/// and refuses two files at one path of one course (two course folders of
+/// the same name given together), as for takes.
+fn settle_materials(found: &mut Discovery) {
+    let mut materials = std::mem::take(&mut found.materials);
+    materials.sort_by(|a, b| (&a.course, &a.path, &a.source).cmp(&(&b.course, &b.path, &b.source)));
+    let mut kept: Vec<LocalMaterial> = Vec::with_capacity(materials.len());
+    let mut clash = false;
+    for material in materials {
+        match kept.last() {
+            Some(last) if last.course == material.course && last.path == material.path => {
+                if !same_file(&last.source, &material.source) {
+                    found.errors.push(LayoutError::DuplicateKey {
+                        path: material.shown.clone(),
+                        key: format!("{}/{}", material.course, material.path),
+                        other: last.shown.clone(),
+                    });
+                    clash = true;
+                }
+            }
+            _ => {
+                if std::mem::take(&mut clash) {
+                    kept.pop();
+                }
+                kept.push(material);
+            }
+        }
+    }
+    if clash {
+        kept.pop();
+    }
+    found.materials = kept;
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

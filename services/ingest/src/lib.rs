@@ -20,14 +20,16 @@
 //! │   ├── 01-kinematics/       lesson 1, named "kinematics"
 //! │   │   ├── take-01.mov      a lecture take
 //! │   │   ├── take-01.json     its optional sidecar
-//! │   │   └── notes.txt        not a take: ignored
+//! │   │   └── slides.pdf       a course material (published with a stable link)
 //! │   └── 2_newton/            lesson 2, named "newton"
 //! ├── 02/                      module 2, no name
 //! │   └── 03/                  lesson 3, no name
 //! ├── promo/                   the course promo
 //! │   └── trailer.mp4
-//! └── closing/                 the closing message
-//!     └── goodbye.mov
+//! ├── closing/                 the closing message
+//! │   └── goodbye.mov
+//! ├── course.json              the course's title and launch date (optional)
+//! └── syllabus.pdf             a course material
 //! ```
 //!
 //! - **Course.** A course is a folder. Its name is the course id
@@ -76,6 +78,16 @@
 //!   a key (two course folders with the same name given together): neither
 //!   is returned, and the second is an error naming the first.
 //!
+//! - **Materials.** Every other regular file at any depth below the course
+//!   folder (its root, a module, a lesson, a `materials/` folder) is a
+//!   course material — a syllabus, F-01 attachments, slides, images,
+//!   archives — except hidden files (`.DS_Store`, `._*`), the companions
+//!   of takes and of the course ([`COMPANION_EXTENSIONS`]: a sidecar or
+//!   `course.json`, author captions `.vtt`/`.srt`, wherever they lie) and
+//!   `Thumbs.db`/`desktop.ini` ([`is_material_name`]). Its type is
+//!   checked by its content ([`filetype::check`]): the extension says what
+//!   it claims to be, its first bytes what it is.
+//!
 //! # Finding takes
 //!
 //! [`discover`] takes paths, each a take file or a course folder:
@@ -84,9 +96,11 @@
 //!   folders whose name starts with `.` are skipped silently. A take file is
 //!   placed by its path below the course folder; a take at any other depth
 //!   than the convention's is an error naming it. `<take>.json` next to a take
-//!   is that take's sidecar. Every other file (`notes.txt`, a `.json` with no
-//!   take of its stem beside it, `assets/logo.png`) is listed in
-//!   [`Discovery::ignored`]; folders are never errors, only take files are.
+//!   is that take's sidecar. Every material is listed in
+//!   [`Discovery::materials`] with its path below the course; what is left
+//!   (a `.json` or `.vtt` with no take of its stem beside it, a FIFO) is
+//!   listed in [`Discovery::ignored`]; folders are never errors, only take
+//!   files are.
 //! - **A take file** given directly is placed from its own path: its parent is
 //!   the lesson folder, the grandparent the module folder and the
 //!   great-grandparent the course; or, when its parent is `promo` or
@@ -120,13 +134,19 @@
 
 mod discover;
 mod error;
+pub mod filetype;
 mod layout;
+mod material;
 mod object;
 mod sidecar;
 mod take_id;
 
 pub use discover::{discover, discover_placing, place, place_loose, Discovery, Loose};
 pub use error::{LayoutError, EXPECTED_LAYOUT};
+pub use filetype::MaterialError;
+pub use material::{
+    is_material_name, material_id, material_object, LocalMaterial, COMPANION_EXTENSIONS,
+};
 /// The slug rule lives in `moocpipe-proto` (shared with the transcode's
 /// signed names); re-exported for ingest's callers.
 pub use moocpipe_proto::{slug, SLUG_MAX_LEN};

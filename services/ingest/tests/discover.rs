@@ -155,16 +155,30 @@ fn a_full_course_is_placed_take_by_take() {
     assert_eq!(closing.title, "Closing message");
     assert_eq!(closing.course, "physics-101");
 
-    // Everything else is ignored, except hidden files, which are skipped
-    // silently, and the sidecar, which belongs to its take.
+    // Every other file is a material, with its path below the course;
+    // a `.json` beside no take is ignored; hidden files are skipped
+    // silently, and the sidecar belongs to its take.
+    let materials: Vec<(&str, &str)> = found
+        .materials
+        .iter()
+        .map(|m| (m.course.as_str(), m.path.as_str()))
+        .collect();
+    assert_eq!(
+        materials,
+        [
+            ("physics-101", "01-mechanics/01-kinematics/notes.txt"),
+            ("physics-101", "assets/logo.png"),
+            ("physics-101", "notes.txt"),
+        ]
+    );
+    let logo = &found.materials[1];
+    assert_eq!(logo.source, course.join("assets/logo.png"));
+    assert_eq!(logo.shown, course.join("assets/logo.png"));
+    assert_eq!(logo.size_bytes, 3);
+    assert!(logo.version.starts_with("3-"), "{}", logo.version);
     assert_eq!(
         found.ignored,
-        [
-            course.join("01-mechanics/01-kinematics/notes.txt"),
-            course.join("01-mechanics/01-kinematics/orphan.json"),
-            course.join("assets/logo.png"),
-            course.join("notes.txt"),
-        ]
+        [course.join("01-mechanics/01-kinematics/orphan.json")]
     );
 }
 
@@ -246,7 +260,36 @@ fn the_same_take_found_twice_is_listed_once() {
     let found = discover(&[course.clone(), file, course]);
     assert!(found.errors.is_empty(), "{:?}", found.errors);
     assert_eq!(found.takes.len(), 7);
-    assert_eq!(found.ignored.len(), 4);
+    assert_eq!(found.materials.len(), 3, "each material once");
+    assert_eq!(found.ignored.len(), 1);
+}
+
+#[test]
+fn two_course_folders_of_one_name_clash_on_their_materials_as_on_their_takes() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let a = write(
+        &root.path().join("a/physics-101"),
+        "syllabus.pdf",
+        b"%PDF-1.4",
+    );
+    let b = write(
+        &root.path().join("b/physics-101"),
+        "syllabus.pdf",
+        b"%PDF-1.5",
+    );
+    let found = discover(&[
+        root.path().join("a/physics-101"),
+        root.path().join("b/physics-101"),
+    ]);
+    assert!(found.materials.is_empty(), "{:?}", found.materials);
+    assert_eq!(
+        found.errors,
+        [LayoutError::DuplicateKey {
+            path: b,
+            key: "physics-101/syllabus.pdf".into(),
+            other: a,
+        }]
+    );
 }
 
 #[test]

@@ -17,9 +17,17 @@
 //! (a rename, not a copy: staging is inside the store), described with a
 //! HEAD, named by the record, and the take's other runs of that output are
 //! removed once the record is written.
+//!
+//! **Materials.** The files of a course folder that are not takes (a
+//! syllabus, slides, images, archives) are checked by their content and
+//! published before the takes are processed (they take seconds), each
+//! once per version of its file (`materials.rs`).
 
 mod caption;
 mod course;
+mod materials;
+
+pub use materials::MaterialOutcome;
 
 /// Where take files given alone go (`--course`, `--module`, `--lesson`).
 pub use moocpipe_ingest::Loose;
@@ -105,6 +113,8 @@ pub enum Event<'a> {
     /// Something worth telling that stops nothing (e.g. an invalid
     /// `course.json`, which is then not copied).
     Warning { message: &'a str },
+    /// A course material was checked (and published, when it passed).
+    Material { outcome: &'a MaterialOutcome },
 }
 
 /// What became of one take.
@@ -184,7 +194,10 @@ pub struct Summary {
     pub takes: Vec<TakeOutcome>,
     /// Paths that do not fit the course layout, with why.
     pub layout_errors: Vec<String>,
-    /// Files in course folders that are not takes or sidecars.
+    /// Course materials: checked by their content, published or not.
+    pub materials: Vec<MaterialOutcome>,
+    /// Files in course folders that are neither takes, sidecars nor
+    /// materials.
     pub ignored: Vec<PathBuf>,
     /// Take files given alone outside a course folder, and where they were
     /// placed (`<course>/<NN>/<NN>/<file>`).
@@ -201,9 +214,12 @@ pub struct CourseReport {
 
 impl Summary {
     /// 0 when every take was transcoded and verified (and captioned, when
-    /// captions are on); 1 when a take fails the spec or a verification, or
-    /// its captions could not be made; 2 when something could not be read or
-    /// run (errors outrank failures).
+    /// captions are on) and every material published; 1 when a take fails
+    /// the spec or a verification, its captions could not be made, or a
+    /// material is not what its name claims (or is empty, or of a type not
+    /// accepted); 2 when something could not be read or run — a take, or a
+    /// material's file or its copy (errors outrank failures). A material
+    /// never lowers what the takes say.
     pub fn exit_code(&self) -> u8 {
         let worst = self.takes.iter().map(|t| match t.status {
             Status::Done if t.caption_error.is_some() => 1,
@@ -211,8 +227,20 @@ impl Summary {
             Status::NotTranscoded | Status::VerificationFailed => 1,
             Status::Error | Status::Cancelled => 2,
         });
+        let materials = self
+            .materials
+            .iter()
+            .map(|m| match (m.failed(), m.recorded) {
+                (false, _) => 0,
+                (true, true) => 1,
+                (true, false) => 2,
+            });
         let layout = if self.layout_errors.is_empty() { 0 } else { 2 };
-        worst.chain(std::iter::once(layout)).max().unwrap_or(0)
+        worst
+            .chain(materials)
+            .chain(std::iter::once(layout))
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -232,6 +260,9 @@ pub fn process(
         })?;
     let run = run_name();
     let found = moocpipe_ingest::discover_placing(paths, options.loose.as_ref());
+    let materials = tracing::info_span!("materials").in_scope(|| {
+        materials::publish_all(&found.materials, store, options, &runtime, cancel, on_event)
+    });
     let total = found.takes.len();
     let mut outcomes = Vec::new();
     for (index, (take, source)) in found.takes.iter().enumerate() {
@@ -266,6 +297,7 @@ pub fn process(
         store: store.root().to_path_buf(),
         takes: outcomes,
         layout_errors: found.errors.iter().map(|e| e.to_string()).collect(),
+        materials,
         ignored: found.ignored,
         placed_loose: found.placed_loose,
         reports,

@@ -9,8 +9,11 @@
 //!   `ObjectStore` — outputs under a run prefix named by the run's fencing
 //!   token, described with size and checksum, the record last, other runs
 //!   removed; the report's readiness and its checked links;
-//! - [`qc`]: the QC session a decode feeds (the transcode's, or its own).
+//! - [`qc`]: the QC session a decode feeds (the transcode's, or its own);
+//! - [`materials`]: a course material checked by its content, copied and
+//!   recorded once per version of its file.
 
+pub mod materials;
 pub mod policy;
 pub mod qc;
 pub mod sequencer;

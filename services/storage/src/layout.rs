@@ -9,6 +9,8 @@
 //! courses/<course>/takes/<take-id>.json            (the course's index of takes)
 //! courses/<course>/reports/segments.{json,csv,html}
 //! courses/<course>/course.json                     (the course folder's optional course.json)
+//! courses/<course>/materials/<path in course>       (a course material's published copy)
+//! courses/<course>/material-records/<id>.json       (its record: checked type, verdict, the copy)
 //! ```
 //!
 //! A run is one attempt of a stage, named by its fencing token (the
@@ -143,6 +145,27 @@ pub fn course_info(course: &str) -> String {
 /// The name of a course folder's optional description file.
 pub const COURSE_INFO_FILE: &str = "course.json";
 
+/// `courses/<course>/materials/<path>`: the published copy of a course
+/// material, `<path>` being its path below the course folder
+/// (`01-mechanics/slides.pdf`). A new version of the file replaces it, so
+/// its stable link stays the same.
+pub fn material_object(course: &str, path: &str) -> String {
+    format!("courses/{course}/materials/{path}")
+}
+
+/// `courses/<course>/material-records/`: a listing prefix over the
+/// course's material records.
+pub fn material_records(course: &str) -> String {
+    format!("courses/{course}/material-records/")
+}
+
+/// `courses/<course>/material-records/<material-id>.json`: a material's
+/// record, named by an id made from its path (one flat folder per course,
+/// however deep the materials lie).
+pub fn material_record(course: &str, material_id: &str) -> String {
+    format!("courses/{course}/material-records/{material_id}.json")
+}
+
 /// `courses/<course>/reports/segments.<ext>`
 pub fn segment_report(course: &str, ext: &str) -> String {
     format!("courses/{course}/reports/segments.{ext}")
@@ -167,6 +190,19 @@ mod tests {
             "takes/ab/runs/7-1-ff/renditions"
         );
         assert_eq!(course_index("phys", "ab"), "courses/phys/takes/ab.json");
+    }
+
+    #[test]
+    fn keys_of_a_material() {
+        assert_eq!(
+            material_object("phys", "01-mechanics/slides.pdf"),
+            "courses/phys/materials/01-mechanics/slides.pdf"
+        );
+        assert_eq!(
+            material_record("phys", "0123456789abcdef"),
+            "courses/phys/material-records/0123456789abcdef.json"
+        );
+        assert!(material_record("phys", "x").starts_with(&material_records("phys")));
     }
 
     #[test]

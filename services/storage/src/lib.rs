@@ -9,6 +9,7 @@ mod error;
 pub mod layout;
 mod local;
 mod object;
+mod reader;
 mod s3;
 
 pub use error::StorageError;
@@ -16,6 +17,7 @@ pub use local::{LocalStore, Staging};
 pub use object::{
     ListPage, ListedObject, ObjectMeta, ObjectStore, LIST_PAGE_SIZE, MAX_PRESIGN_EXPIRY,
 };
+pub use reader::ObjectReader;
 pub use s3::{
     part_size, S3Config, S3Store, S3Timeouts, UploadedPart, ENV_ACCESS_KEY_ID, ENV_BUCKET,
     ENV_CONNECT_TIMEOUT, ENV_ENDPOINT, ENV_MAX_ATTEMPTS, ENV_OPERATION_TIMEOUT, ENV_PATH_STYLE,

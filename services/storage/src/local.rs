@@ -4,12 +4,13 @@
 //! running the file-system calls on tokio's blocking pool.
 
 use crate::object::{check_expiry, check_key, check_prefix, ObjectMeta, ObjectStore};
-use crate::StorageError;
+use crate::{ObjectReader, StorageError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio::io::AsyncWriteExt as _;
 
 /// Folder under the root where work in progress is written before it is
 /// published; hidden so nothing in it looks finished.
@@ -279,6 +280,70 @@ impl ObjectStore for LocalStore {
         blocking(move || store.copy_out(&key, &target)).await
     }
 
+    async fn read_object(
+        &self,
+        key: &str,
+        etag: Option<&str>,
+    ) -> Result<ObjectReader, StorageError> {
+        check_key(key)?;
+        let path = self.path(key);
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| self.read_error(key, e))?;
+        let meta = file
+            .metadata()
+            .await
+            .map_err(|e| StorageError::io(&path, &e))?;
+        if meta.is_dir() {
+            return Err(self.read_error(key, std::io::ErrorKind::IsADirectory.into()));
+        }
+        self.check_version(key, &meta, etag)?;
+        Ok(ObjectReader::file(file, self.location(key)))
+    }
+
+    async fn put_reader(
+        &self,
+        key: &str,
+        mut reader: ObjectReader,
+        size: u64,
+        _content_type: &str,
+    ) -> Result<(), StorageError> {
+        check_key(key)?;
+        let target = self.path(key);
+        let tmp = temporary_beside(&target)?;
+        let written = async {
+            let mut file = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(|e| self.write_error(key, &tmp, &e))?;
+            while let Some(chunk) = reader.next_chunk().await? {
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| self.write_error(key, &tmp, &e))?;
+            }
+            file.sync_all()
+                .await
+                .map_err(|e| self.write_error(key, &tmp, &e))?;
+            if reader.bytes_read() != size {
+                return Err(StorageError::Io {
+                    path: tmp.clone(),
+                    message: format!(
+                        "{} gave {} bytes, {size} expected",
+                        reader.location(),
+                        reader.bytes_read()
+                    ),
+                });
+            }
+            tokio::fs::rename(&tmp, &target)
+                .await
+                .map_err(|e| self.write_error(key, &target, &e))
+        }
+        .await;
+        if written.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        written
+    }
+
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StorageError> {
         check_key(key)?;
         let (store, key) = (self.clone(), key.to_string());
@@ -393,6 +458,24 @@ impl LocalStore {
         })
     }
 
+    /// [`StorageError::Changed`] unless the opened file is the version
+    /// `etag` (when one is asked for).
+    fn check_version(
+        &self,
+        key: &str,
+        meta: &std::fs::Metadata,
+        etag: Option<&str>,
+    ) -> Result<(), StorageError> {
+        match etag {
+            Some(expected) if etag_of(meta) != expected => Err(StorageError::Changed {
+                location: self.location(key),
+                expected_etag: expected.to_string(),
+                found_etag: Some(etag_of(meta)),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// `len` bytes from `start`; with `etag`, only from that version of
     /// the file (checked on the opened file, so a replacement renamed in
     /// place is caught).
@@ -409,16 +492,7 @@ impl LocalStore {
         if meta.is_dir() {
             return Err(self.read_error(key, std::io::ErrorKind::IsADirectory.into()));
         }
-        if let Some(expected) = etag {
-            let found = etag_of(&meta);
-            if found != expected {
-                return Err(StorageError::Changed {
-                    location: self.location(key),
-                    expected_etag: expected.to_string(),
-                    found_etag: Some(found),
-                });
-            }
-        }
+        self.check_version(key, &meta, etag)?;
         let size = meta.len();
         if len == 0 {
             return Ok(Vec::new());

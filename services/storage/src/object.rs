@@ -7,7 +7,7 @@
 //! helpers, `impl Future` returns): a binary picks its backend once and
 //! calls code generic over `S: ObjectStore`.
 
-use crate::StorageError;
+use crate::{ObjectReader, StorageError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::Future;
@@ -128,6 +128,30 @@ pub trait ObjectStore: Send + Sync {
         key: &str,
         path: &Path,
     ) -> impl Future<Output = Result<u64, StorageError>> + Send;
+
+    /// Reads the whole object from its start, one chunk at a time (see
+    /// [`ObjectReader`]); with `etag`, only that version of it
+    /// ([`StorageError::Changed`] when the object is another one). Memory
+    /// holds one chunk whatever the object's size.
+    fn read_object(
+        &self,
+        key: &str,
+        etag: Option<&str>,
+    ) -> impl Future<Output = Result<ObjectReader, StorageError>> + Send;
+
+    /// Writes the `size` bytes `reader` gives under `key` with the given
+    /// media type, streaming them (S3: one PUT up to 16 MiB, else a
+    /// multipart upload of parts of at least 16 MiB, two in flight, so
+    /// memory holds a few parts whatever the size). The object is whole
+    /// or absent: a reader that gives more or fewer than `size` bytes, or
+    /// fails, writes nothing.
+    fn put_reader(
+        &self,
+        key: &str,
+        reader: ObjectReader,
+        size: u64,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
 
     /// The object's size, ETag and media type; `None` when there is none.
     fn head(

@@ -148,6 +148,140 @@ async fn a_40_mib_file_goes_up_in_parts_and_comes_back_identical() {
 }
 
 #[tokio::test]
+async fn an_object_streams_from_one_store_into_another_whole_or_not_at_all() {
+    let garage = Garage::start();
+    let store = garage.store();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let local = moocpipe_storage::LocalStore::open(dir.path().join("store")).expect("local");
+    let source = dir.path().join("lab.zip");
+    let len = 40 * MIB + 777;
+    let content = write_test_file(&source, len);
+    ObjectStore::put_file(&local, "raw/lab.zip", &source, "application/zip")
+        .await
+        .expect("local copy");
+
+    // Local → S3: three parts, the type given.
+    let from = local
+        .head("raw/lab.zip")
+        .await
+        .expect("head")
+        .expect("there");
+    let reader = local
+        .read_object("raw/lab.zip", Some(&from.etag))
+        .await
+        .expect("read");
+    store
+        .put_reader(
+            "courses/c/materials/lab.zip",
+            reader,
+            len as u64,
+            "application/zip",
+        )
+        .await
+        .expect("streamed up");
+    let meta = store
+        .head("courses/c/materials/lab.zip")
+        .await
+        .expect("head")
+        .expect("exists");
+    assert_eq!(meta.size, len as u64);
+    assert!(meta.etag.ends_with("-3"), "{meta:?}");
+    assert_eq!(meta.content_type.as_deref(), Some("application/zip"));
+
+    // S3 → S3 (another key), pinned to the ETag, and back to a local file:
+    // byte for byte.
+    let reader = store
+        .read_object("courses/c/materials/lab.zip", Some(&meta.etag))
+        .await
+        .expect("read");
+    store
+        .put_reader(
+            "courses/d/materials/lab.zip",
+            reader,
+            len as u64,
+            "application/zip",
+        )
+        .await
+        .expect("S3 to S3");
+    let reader = store
+        .read_object("courses/d/materials/lab.zip", None)
+        .await
+        .expect("read");
+    local
+        .put_reader("back/lab.zip", reader, len as u64, "application/zip")
+        .await
+        .expect("S3 to local");
+    let back = std::fs::read(local.path("back/lab.zip")).expect("read back");
+    assert!(back == content, "the copy differs from the source");
+
+    // A small one is one PUT.
+    ObjectStore::put_bytes(
+        &local,
+        "raw/a.pdf",
+        b"%PDF-1.4 tiny".to_vec(),
+        "application/pdf",
+    )
+    .await
+    .expect("put");
+    let reader = local.read_object("raw/a.pdf", None).await.expect("read");
+    store
+        .put_reader("courses/c/materials/a.pdf", reader, 13, "application/pdf")
+        .await
+        .expect("one PUT");
+    assert_eq!(
+        store
+            .get_bytes("courses/c/materials/a.pdf")
+            .await
+            .expect("get"),
+        b"%PDF-1.4 tiny"
+    );
+
+    // A stale ETag, a reader shorter or longer than said: an error, and
+    // nothing written, no upload left open.
+    let err = store
+        .read_object("courses/c/materials/lab.zip", Some("0123"))
+        .await
+        .expect_err("stale");
+    assert!(matches!(err, StorageError::Changed { .. }), "{err}");
+    for said in [len as u64 + 1, len as u64 - 1] {
+        let reader = local.read_object("raw/lab.zip", None).await.expect("read");
+        let err = store
+            .put_reader(
+                "courses/c/materials/wrong.zip",
+                reader,
+                said,
+                "application/zip",
+            )
+            .await
+            .expect_err("wrong length");
+        assert!(err.is_transient(), "{err}");
+    }
+    let reader = local.read_object("raw/a.pdf", None).await.expect("read");
+    store
+        .put_reader(
+            "courses/c/materials/wrong.pdf",
+            reader,
+            12,
+            "application/pdf",
+        )
+        .await
+        .expect_err("a byte too many");
+    let reader = local.read_object("raw/a.pdf", None).await.expect("read");
+    local
+        .put_reader("back/wrong.pdf", reader, 14, "application/pdf")
+        .await
+        .expect_err("a byte too few");
+    assert!(!local.path("back/wrong.pdf").exists());
+    for key in [
+        "courses/c/materials/wrong.zip",
+        "courses/c/materials/wrong.pdf",
+    ] {
+        assert_eq!(store.head(key).await.expect("head"), None, "{key}");
+    }
+    assert_eq!(pending_uploads(&store).await, 0, "no upload left open");
+}
+
+#[tokio::test]
 async fn a_small_file_is_one_put_with_its_type() {
     let garage = Garage::start();
     let store = garage.store();

@@ -5,8 +5,11 @@
 //!   (ingested, each stage's outcome); each one syncs its take and course
 //!   from the media bucket, then is acknowledged — a server that was down
 //!   catches up from the queue, and a sync that fails is retried.
+//!   A `take.ingest.material` event (a course material recorded) syncs its
+//!   course, whose row lists the course's materials.
 //! - Embedded: the data folder is scanned every few seconds and a take
-//!   whose records changed (by modification time) is synced.
+//!   whose records changed (by modification time) is synced, and a course
+//!   whose report, `course.json` or material records changed.
 
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use moocpipe_broker::{consume, topology, BrokerError, Headers};
@@ -92,6 +95,28 @@ async fn consume(
     )
     .await?
     {
+        let material_event = topology::Topology::event_routing_key(
+            moocpipe_broker::Stage::Ingest,
+            moocpipe_proto::MATERIAL_EVENT,
+        );
+        if delivery.routing_key.as_str() == material_event {
+            match serde_json::from_slice::<moocpipe_proto::MaterialRecord>(&delivery.data) {
+                Ok(record) => match sync_course(catalog, store, &record.course).await {
+                    Ok(()) => {
+                        delivery.ack(BasicAckOptions::default()).await?;
+                    }
+                    Err(error) => {
+                        tracing::warn!(course = %record.course, %error, "catalog sync of a course failed; retrying");
+                        retry_later(&delivery).await?;
+                    }
+                },
+                Err(error) => {
+                    tracing::warn!(%error, "a material event that is not a material record; dropped");
+                    delivery.ack(BasicAckOptions::default()).await?;
+                }
+            }
+            continue;
+        }
         let take_id = match Headers::from_table(delivery.properties.headers().as_ref()) {
             Ok(headers) => headers.take_id,
             Err(reason) => {
@@ -116,17 +141,24 @@ async fn consume(
             }
             Err(error) => {
                 tracing::warn!(%take_id, %error, "catalog sync failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                delivery
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    })
-                    .await?;
+                retry_later(&delivery).await?;
             }
         }
     }
     let _ = connection.close(200, "catalog follower stopped").await;
+    Ok(())
+}
+
+/// Gives an event back to the queue after a pause: its sync failed for a
+/// reason that may pass (the database, the store).
+async fn retry_later(delivery: &lapin::message::Delivery) -> Result<(), BrokerError> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    delivery
+        .nack(BasicNackOptions {
+            requeue: true,
+            ..Default::default()
+        })
+        .await?;
     Ok(())
 }
 
@@ -200,10 +232,13 @@ pub async fn scan_local(
             let info = std::fs::metadata(store.path(&layout::course_info(&course)))
                 .and_then(|m| m.modified())
                 .ok();
-            let sig = report
-                .map(|(t, n)| (t.max(info.unwrap_or(t)), n))
-                .or(info.map(|t| (t, 0)))
-                .unwrap_or((SystemTime::UNIX_EPOCH, 0));
+            let materials = signature(&store.path(&layout::material_records(&course)));
+            let sig = [report, info.map(|t| (t, 0)), materials]
+                .into_iter()
+                .flatten()
+                .fold((SystemTime::UNIX_EPOCH, 0), |(t, n), (t2, n2)| {
+                    (t.max(t2), n + n2)
+                });
             if seen.get(&key) != Some(&sig) || courses.contains(&course) {
                 match sync_course(catalog, store, &course).await {
                     Ok(()) => {

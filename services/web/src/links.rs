@@ -3,7 +3,8 @@
 //!
 //! - `/l/<token>` of a take's link: the take's read-only page (verdict, what
 //!   to change, QC findings, the player with captions, downloads); of an
-//!   object's link: the object.
+//!   object's link (a course material): the material, checked against its
+//!   record (size, ETag) and sent with its recorded media type.
 //! - `/l/<token>/<path>`: a file the take's records name, `<path>` being its
 //!   key below `takes/<take>/`. The object is checked with a HEAD (there,
 //!   of the recorded size and ETag), then the browser is sent (302) to a
@@ -113,13 +114,23 @@ pub async fn open(
             Ok(layout(&s.title.clone(), None, content).into_response())
         }
         Some(LinkScope::Object { key }) => {
-            let object = app.store.head(&key).await?.map(|meta| StoredObject {
-                key: key.clone(),
-                size_bytes: meta.size,
-                etag: meta.etag,
-            });
-            let object = object.ok_or_else(|| gone_object(&app, &key))?;
-            deliver(&app, &link, &object, true, request).await
+            // A course material: as its record says (size, ETag, type).
+            let material = app
+                .catalog
+                .material_by_object(&key)
+                .await?
+                .ok_or_else(|| gone_object(&app, &key))?;
+            let object = material
+                .object
+                .as_ref()
+                .ok_or_else(|| gone_object(&app, &key))?;
+            let mut response = deliver(&app, &link, object, true, request).await?;
+            material_headers(
+                &mut response,
+                material.content_type.as_deref(),
+                material.name(),
+            );
+            Ok(response)
         }
         None => Err(ApiError::new(ErrorKind::Internal, "a link of an unknown kind").into()),
     }
@@ -302,6 +313,63 @@ async fn deliver(
         app.metrics.link("segment");
     }
     Ok(media::send(app, &object.key, app.config.link_presign_ttl, request).await?)
+}
+
+/// What a material's file is sent with from the data folder (a 302 to the
+/// store carries nothing of ours): its recorded media type, not one
+/// guessed from its name; `nosniff`, so a browser never reads it as
+/// something else; for an SVG (the one accepted type that can hold a
+/// script) a sandbox, so it cannot act as this site; and its own file
+/// name for a download.
+fn material_headers(response: &mut Response, content_type: Option<&str>, name: &str) {
+    if response.status() == axum::http::StatusCode::FOUND {
+        return;
+    }
+    let headers = response.headers_mut();
+    if let Some(value) = content_type.and_then(|t| HeaderValue::from_str(t).ok()) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if content_type.is_some_and(|t| t.starts_with("image/svg")) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox; default-src 'none'; style-src 'unsafe-inline'"),
+        );
+    }
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "inline; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        percent_encode(name)
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+}
+
+/// RFC 5987 encoding of a file name: unreserved bytes as they are, every
+/// other byte as `%XX`.
+fn percent_encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// Rewrites every URI of an HLS playlist (the lines that are not tags, and

@@ -7,7 +7,8 @@ use moocpipe_catalog::state::{self, TakeState};
 use moocpipe_catalog::{CourseSummary, RuleCount, StateCount, TakeSummary};
 use moocpipe_control::{JobRow, JobRunRow};
 use moocpipe_proto::{
-    CaptionRun, ProbeRecord, PublishedRecord, QcRecord, SegmentReport, TakeRef, TranscodeRecord,
+    CaptionRun, MaterialVerdict, ProbeRecord, PublishedRecord, QcRecord, SegmentReport, TakeRef,
+    TranscodeRecord,
 };
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -87,6 +88,33 @@ pub struct CourseView {
     pub other_takes: Vec<TakeSummary>,
     /// The last segment report.
     pub report: Option<SegmentReport>,
+    /// The course folder's materials (files that are not takes), by path.
+    pub materials: Vec<MaterialView>,
+}
+
+/// A course material as the course page shows it (clause 9.4).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct MaterialView {
+    /// Its path below the course folder: `01-mechanics/slides.pdf`.
+    pub path: String,
+    /// Its file name.
+    pub name: String,
+    pub size_bytes: u64,
+    /// `ok` (published, with a link) or `error` (see `error`).
+    pub verdict: String,
+    /// The type its name claims, for people ("PDF document").
+    pub declared: Option<String>,
+    /// The type its content was found to be: an accepted type's name, else
+    /// the media type it was recognised as.
+    pub detected: Option<String>,
+    /// The media type it is served with.
+    pub content_type: Option<String>,
+    /// Why it is not published, naming the file and the cause.
+    pub error: Option<String>,
+    /// Its stable link (`<public URL>/l/<token>`): published materials,
+    /// when this server holds the link key. The same link on every visit
+    /// until an admin revokes it; a new version of the file keeps it.
+    pub link: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -288,6 +316,7 @@ pub async fn course(app: &SharedApp, course: &str) -> Result<CourseView, ApiErro
             l.takes.push(take);
         }
     }
+    let materials = course_materials(app, course).await?;
     Ok(CourseView {
         summary,
         due_date,
@@ -295,7 +324,44 @@ pub async fn course(app: &SharedApp, course: &str) -> Result<CourseView, ApiErro
         modules,
         other_takes,
         report,
+        materials,
     })
+}
+
+/// A course's materials, each published one with its stable link, issued
+/// here the first time (idempotent: the same link on every visit).
+async fn course_materials(app: &SharedApp, course: &str) -> Result<Vec<MaterialView>, ApiError> {
+    let mut views = Vec::new();
+    for record in app.catalog.course_materials(course).await? {
+        let link = match (&app.config.links, &record.object) {
+            (Some(settings), Some(object)) if record.verdict == MaterialVerdict::Ok => {
+                let scope = LinkScope::Object {
+                    key: object.key.clone(),
+                };
+                let issued = app
+                    .catalog
+                    .issue_link(&settings.key, &scope, course, settings.ttl)
+                    .await?;
+                Some(settings.url(&issued.token))
+            }
+            _ => None,
+        };
+        views.push(MaterialView {
+            name: record.name().to_owned(),
+            size_bytes: record.size_bytes,
+            verdict: record.verdict.as_str().to_owned(),
+            declared: record.declared.map(|t| t.label().to_owned()),
+            detected: record
+                .detected
+                .map(|t| t.label().to_owned())
+                .or(record.detected_media_type.clone()),
+            content_type: record.content_type.clone(),
+            error: record.error.as_ref().map(|e| e.message.clone()),
+            link,
+            path: record.path,
+        });
+    }
+    Ok(views)
 }
 
 /// Materials are due two weeks before launch (clause 12.6): the due date

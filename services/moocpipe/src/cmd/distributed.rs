@@ -367,7 +367,7 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<ExitCode> {
                 Err(e) => Err(e),
             };
             match result {
-                Ok(take_id) => println!("{uri}: submitted (take {take_id})"),
+                Ok(submitted) => println!("{uri}: submitted ({submitted})"),
                 Err(e) => {
                     eprintln!("moocpipe: {e:#}");
                     failed = true;

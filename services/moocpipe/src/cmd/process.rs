@@ -1,6 +1,7 @@
-//! `moocpipe process`: the main job on the embedded default — probe,
-//! transcode and verify every take of the given takes or course folders,
-//! then write each course's segment-length report, into a local folder store.
+//! `moocpipe process`: the main job on the embedded default — check and
+//! publish the course folders' materials, probe, transcode and verify every
+//! take of the given takes or course folders, then write each course's
+//! segment-length report, into a local folder store.
 
 use crate::config::{Config, ConfigError};
 use clap::Args;
@@ -278,6 +279,20 @@ impl Display {
                 self.finish();
                 eprintln!("warning: {message}");
             }
+            Event::Material { outcome } => {
+                let again = if outcome.reused {
+                    " (recorded earlier)"
+                } else {
+                    ""
+                };
+                match &outcome.error {
+                    None => eprintln!(
+                        "material {}/{}: published{again}",
+                        outcome.course, outcome.path
+                    ),
+                    Some(why) => eprintln!("material error: {why}{again}"),
+                }
+            }
             Event::ReportWritten { course, files } => {
                 self.finish();
                 if let Some(html) = files
@@ -349,8 +364,13 @@ fn render(summary: &Summary) -> String {
             detail,
         ]);
     }
-    out.push_str(&table.to_string());
-    out.push('\n');
+    if !summary.takes.is_empty() || summary.materials.is_empty() {
+        out.push_str(&table.to_string());
+        out.push('\n');
+    }
+    if !summary.materials.is_empty() {
+        out.push_str(&materials_table(summary));
+    }
     for e in &summary.layout_errors {
         out.push_str(&format!("layout error: {e}\n"));
     }
@@ -376,10 +396,44 @@ fn render(summary: &Summary) -> String {
         .iter()
         .filter(|t| t.status == Status::Done)
         .count();
+    let published = summary.materials.iter().filter(|m| !m.failed()).count();
     out.push_str(&format!(
-        "{done} of {} takes transcoded and verified; store: {}\n",
+        "{done} of {} takes transcoded and verified, {published} of {} materials published; store: {}\n",
         summary.takes.len(),
+        summary.materials.len(),
         summary.store.display()
     ));
     out
+}
+
+/// The materials: each one's type and size, and where its copy is or why
+/// there is none.
+fn materials_table(summary: &Summary) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header([
+            "material",
+            "type",
+            "bytes",
+            "verdict",
+            "published as / why not",
+        ]);
+    for m in &summary.materials {
+        table.add_row([
+            format!("{}/{}", m.course, m.path),
+            m.detected
+                .map(|t| t.label().to_owned())
+                .unwrap_or_else(|| "-".into()),
+            m.size_bytes.to_string(),
+            m.verdict.as_str().to_owned(),
+            match (&m.published, &m.error) {
+                (_, Some(why)) => why.clone(),
+                (Some(path), None) => path.display().to_string(),
+                (None, None) => String::new(),
+            },
+        ]);
+    }
+    format!("{table}\n")
 }

@@ -19,7 +19,7 @@ use crate::object::{
     check_expiry, check_key, check_prefix, ListPage, ListedObject, ObjectMeta, ObjectStore,
     LIST_PAGE_SIZE,
 };
-use crate::StorageError;
+use crate::{ObjectReader, StorageError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::Client;
@@ -148,6 +148,28 @@ impl S3Store {
             .map_err(|e| sdk_error(e, request))
     }
 
+    /// [`StorageError::Changed`] unless a response's ETag (`found`, quoted)
+    /// is the `expected` one (when one is asked for).
+    fn check_version(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        found: Option<&str>,
+    ) -> Result<(), StorageError> {
+        let Some(expected) = expected else {
+            return Ok(());
+        };
+        let found = found.map(|e| e.trim_matches('"').to_string());
+        if found.as_deref() == Some(expected) {
+            return Ok(());
+        }
+        Err(StorageError::Changed {
+            location: self.location(key),
+            expected_etag: expected.to_string(),
+            found_etag: found,
+        })
+    }
+
     /// A ranged GET, its body read within the `operation` time-out (the
     /// SDK's own time-outs end with the response's headers).
     async fn read_range(&self, request: Request<'_>, len: u64) -> Result<Vec<u8>, StorageError> {
@@ -162,18 +184,9 @@ impl S3Store {
             let object = self
                 .get_object(key, Some(format!("bytes={start}-{end}")), request)
                 .await?;
-            if let Some(expected) = request.if_match {
-                // Belt and braces: a store that ignored `If-Match` still
-                // names the version it answered from.
-                let found = object.e_tag().map(|e| e.trim_matches('"').to_string());
-                if found.as_deref() != Some(expected) {
-                    return Err(StorageError::Changed {
-                        location: self.location(key),
-                        expected_etag: expected.to_string(),
-                        found_etag: found,
-                    });
-                }
-            }
+            // Belt and braces: a store that ignored `If-Match` still
+            // names the version it answered from.
+            self.check_version(key, request.if_match, object.e_tag())?;
             object
                 .body
                 .collect()
@@ -189,6 +202,28 @@ impl S3Store {
                 ),
             }),
         }
+    }
+
+    /// One PUT of a whole (small) object's `size` bytes, with the
+    /// transfer time-outs.
+    async fn put_transfer(
+        &self,
+        key: &str,
+        body: ByteStream,
+        size: u64,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        self.transfer
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, self.request("put_object", key)))?;
+        Ok(())
     }
 
     /// Streams a response body into `file`; returns the bytes written.
@@ -300,17 +335,7 @@ impl ObjectStore for S3Store {
                 path: path.to_path_buf(),
                 message: e.to_string(),
             })?;
-        self.transfer
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .content_length(i64::try_from(size).unwrap_or(i64::MAX))
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, self.request("put_object", key)))?;
-        Ok(())
+        self.put_transfer(key, body, size, content_type).await
     }
 
     async fn get_bytes(&self, key: &str) -> Result<Vec<u8>, StorageError> {
@@ -392,6 +417,71 @@ impl ObjectStore for S3Store {
             let _ = tokio::fs::remove_file(&tmp).await;
         }
         result
+    }
+
+    /// The GET's headers within the `operation` time-out, then each chunk
+    /// of its body within the `read` one (a body of any length streams on
+    /// as long as bytes keep coming).
+    async fn read_object(
+        &self,
+        key: &str,
+        etag: Option<&str>,
+    ) -> Result<ObjectReader, StorageError> {
+        check_key(key)?;
+        let request = Request {
+            if_match: etag,
+            ..self.request("get_object (whole)", key)
+        };
+        let object =
+            tokio::time::timeout(self.timeouts.operation, self.get_object(key, None, request))
+                .await
+                .map_err(|_| StorageError::Transient {
+                    message: format!(
+                        "get_object s3://{}/{key}: no answer within {:?}",
+                        self.bucket, self.timeouts.operation
+                    ),
+                })??;
+        self.check_version(key, etag, object.e_tag())?;
+        Ok(ObjectReader::s3(
+            object.body,
+            self.timeouts.read,
+            self.location(key),
+        ))
+    }
+
+    /// One span per upload (`upload`: key, bytes), as `put_file`.
+    #[tracing::instrument(name = "upload", skip(self, reader, content_type), fields(bytes = size))]
+    async fn put_reader(
+        &self,
+        key: &str,
+        mut reader: ObjectReader,
+        size: u64,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        check_key(key)?;
+        if size > multipart::MIN_PART_SIZE {
+            return multipart::upload_reader(
+                &self.client,
+                &self.transfer,
+                &self.bucket,
+                key,
+                reader,
+                size,
+                content_type,
+            )
+            .await;
+        }
+        // One part's worth at most: read whole, then one PUT.
+        let mut body = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        let mut rest = bytes::Bytes::new();
+        let len = usize::try_from(size).unwrap_or(usize::MAX);
+        reader.fill(&mut body, len, &mut rest).await?;
+        let more = !rest.is_empty() || reader.next_chunk().await?.is_some();
+        if body.len() as u64 != size || more {
+            return Err(multipart::wrong_length(key, &reader, size));
+        }
+        self.put_transfer(key, ByteStream::from(body), size, content_type)
+            .await
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StorageError> {

@@ -7,11 +7,14 @@
 //! memory stays at a few buffers whatever the file's size. Up to
 //! [`PARALLEL_PARTS`] parts are in flight at once.
 //!
+//! An object streamed from another store ([`upload_reader`]) is read one
+//! part at a time into memory instead, two parts in flight.
+//!
 //! An upload that fails, or whose future is dropped, is aborted: parts of
 //! an unfinished upload are invisible but stored (and billed) until then.
 
 use super::classify::{chain, sdk_error, Request};
-use crate::StorageError;
+use crate::{ObjectReader, StorageError};
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
@@ -48,18 +51,64 @@ pub(crate) async fn upload(
     size: u64,
     content_type: &str,
 ) -> Result<(), StorageError> {
+    check_size(key, &path.display().to_string(), size)?;
+    let pending = create(client, bucket, key, content_type).await?;
+    let sent = send_parts(&pending, transfer, path, size).await;
+    complete(pending, sent).await
+}
+
+/// Uploads the `size` bytes `reader` gives to `key` in parts, read one
+/// part at a time: at most [`READER_PARTS_IN_FLIGHT`] parts are being
+/// sent while the next one fills, so memory is a few parts (each kept
+/// until sent, so the SDK can send it again) whatever the size.
+pub(crate) async fn upload_reader(
+    client: &Client,
+    transfer: &Client,
+    bucket: &str,
+    key: &str,
+    mut reader: ObjectReader,
+    size: u64,
+    content_type: &str,
+) -> Result<(), StorageError> {
+    check_size(key, reader.location(), size)?;
+    let pending = create(client, bucket, key, content_type).await?;
+    let sent = send_reader_parts(&pending, transfer, &mut reader, size).await;
+    complete(pending, sent).await
+}
+
+/// Parts of a streamed upload sent at once (each is held in memory).
+const READER_PARTS_IN_FLIGHT: usize = 2;
+
+fn check_size(key: &str, source: &str, size: u64) -> Result<(), StorageError> {
     if size > MAX_OBJECT_SIZE {
         return Err(StorageError::Rejected {
             operation: "put_file",
             key: key.to_string(),
             status: 0,
             code: "EntityTooLarge".into(),
-            message: format!(
-                "{} is {size} bytes; S3 objects end at 5 TiB",
-                path.display()
-            ),
+            message: format!("{source} is {size} bytes; S3 objects end at 5 TiB"),
         });
     }
+    Ok(())
+}
+
+/// A reader that gave more or fewer bytes than it was said to hold.
+pub(crate) fn wrong_length(key: &str, reader: &ObjectReader, size: u64) -> StorageError {
+    StorageError::Transient {
+        message: format!(
+            "{} gave {} bytes or more where {size} were expected; {key} not written",
+            reader.location(),
+            reader.bytes_read()
+        ),
+    }
+}
+
+async fn create(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    content_type: &str,
+) -> Result<PendingUpload, StorageError> {
     let created = client
         .create_multipart_upload()
         .bucket(bucket)
@@ -75,46 +124,128 @@ pub(crate) async fn upload(
         code: "-".into(),
         message: "the store returned no upload id".into(),
     })?;
-    let pending = PendingUpload {
+    Ok(PendingUpload {
         client: client.clone(),
         bucket: bucket.to_string(),
         key: key.to_string(),
         upload_id: upload_id.to_string(),
         finished: false,
-    };
-    match send_parts(&pending, transfer, path, size).await {
-        Ok(parts) => {
-            let completed = client
-                .complete_multipart_upload()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(upload_id)
-                // Part numbers and ETags only: Garage refuses part checksums
-                // here (and none were sent with the parts).
-                .multipart_upload(
-                    CompletedMultipartUpload::builder()
-                        .set_parts(Some(parts))
-                        .build(),
-                )
-                .send()
-                .await;
-            match completed {
-                Ok(_) => {
-                    pending.finish();
-                    Ok(())
-                }
-                Err(e) => {
-                    let err = sdk_error(e, Request::new("complete_multipart_upload", bucket, key));
-                    pending.abort().await;
-                    Err(err)
-                }
-            }
-        }
+    })
+}
+
+/// Completes the upload when every part was `sent`, else aborts it.
+async fn complete(
+    pending: PendingUpload,
+    sent: Result<Vec<CompletedPart>, StorageError>,
+) -> Result<(), StorageError> {
+    let parts = match sent {
+        Ok(parts) => parts,
         Err(err) => {
+            pending.abort().await;
+            return Err(err);
+        }
+    };
+    let completed = pending
+        .client
+        .complete_multipart_upload()
+        .bucket(&pending.bucket)
+        .key(&pending.key)
+        .upload_id(&pending.upload_id)
+        // Part numbers and ETags only: Garage refuses part checksums
+        // here (and none were sent with the parts).
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await;
+    match completed {
+        Ok(_) => {
+            pending.finish();
+            Ok(())
+        }
+        Err(e) => {
+            let err = sdk_error(
+                e,
+                Request::new("complete_multipart_upload", &pending.bucket, &pending.key),
+            );
             pending.abort().await;
             Err(err)
         }
     }
+}
+
+/// Reads and sends every part of a streamed upload, in order.
+async fn send_reader_parts(
+    pending: &PendingUpload,
+    transfer: &Client,
+    reader: &mut ObjectReader,
+    size: u64,
+) -> Result<Vec<CompletedPart>, StorageError> {
+    let part_size = part_size(size);
+    let count = size.div_ceil(part_size);
+    let part_len = usize::try_from(part_size).unwrap_or(usize::MAX);
+    let mut parts = Vec::new();
+    let mut running = JoinSet::new();
+    let mut rest = bytes::Bytes::new();
+    for index in 0..count {
+        let mut body = Vec::with_capacity(part_len);
+        reader.fill(&mut body, part_len, &mut rest).await?;
+        let expected = part_size.min(size - index * part_size);
+        if body.len() as u64 != expected {
+            return Err(wrong_length(&pending.key, reader, size));
+        }
+        while running.len() >= READER_PARTS_IN_FLIGHT {
+            if let Some(done) = running.join_next().await {
+                parts.push(joined(done)?);
+            }
+        }
+        let number = i32::try_from(index + 1).unwrap_or(i32::MAX);
+        let request = transfer
+            .upload_part()
+            .bucket(&pending.bucket)
+            .key(&pending.key)
+            .upload_id(&pending.upload_id)
+            .part_number(number)
+            .content_length(i64::try_from(body.len()).unwrap_or(i64::MAX))
+            .body(ByteStream::from(body));
+        let (bucket, key) = (pending.bucket.clone(), pending.key.clone());
+        running.spawn(async move {
+            let sent = request
+                .send()
+                .await
+                .map_err(|e| sdk_error(e, Request::new("upload_part", &bucket, &key)))?;
+            completed_part(&key, number, sent.e_tag())
+        });
+    }
+    if !rest.is_empty() || reader.next_chunk().await?.is_some() {
+        return Err(wrong_length(&pending.key, reader, size));
+    }
+    while let Some(done) = running.join_next().await {
+        parts.push(joined(done)?);
+    }
+    parts.sort_by_key(|p| p.part_number());
+    Ok(parts)
+}
+
+/// A sent part as the completion names it: its number and ETag.
+fn completed_part(
+    key: &str,
+    number: i32,
+    etag: Option<&str>,
+) -> Result<CompletedPart, StorageError> {
+    let etag = etag.ok_or_else(|| StorageError::Rejected {
+        operation: "upload_part",
+        key: key.to_owned(),
+        status: 200,
+        code: "-".into(),
+        message: format!("the store returned no ETag for part {number}"),
+    })?;
+    Ok(CompletedPart::builder()
+        .part_number(number)
+        .e_tag(etag)
+        .build())
 }
 
 /// Sends every part, [`PARALLEL_PARTS`] at a time; on the first failure the
@@ -207,17 +338,7 @@ async fn send_part(
         .send()
         .await
         .map_err(|e| sdk_error(e, Request::new("upload_part", &bucket, &key)))?;
-    let etag = sent.e_tag().ok_or_else(|| StorageError::Rejected {
-        operation: "upload_part",
-        key: key.clone(),
-        status: 200,
-        code: "-".into(),
-        message: format!("the store returned no ETag for part {}", part.number),
-    })?;
-    Ok(CompletedPart::builder()
-        .part_number(part.number)
-        .e_tag(etag)
-        .build())
+    completed_part(&key, part.number, sent.e_tag())
 }
 
 /// An upload that has been created and not yet completed. Aborted

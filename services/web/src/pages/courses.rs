@@ -9,7 +9,8 @@ use moocpipe_proto::{RuleResult, Verdict};
 use serde::Deserialize;
 
 use crate::error::PageError;
-use crate::pages::{duration, layout, state_badge, verdict_badge};
+use crate::pages::{duration, layout, size, state_badge, verdict_badge};
+use crate::views::MaterialView;
 use crate::{views, SharedApp};
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,6 +120,44 @@ fn takes_table(takes: &[TakeSummary]) -> Markup {
     }
 }
 
+/// The course's materials: name, type found, size, and the link or why
+/// there is none.
+fn materials_table(materials: &[MaterialView]) -> Markup {
+    html! {
+        div.scroll {
+            table.materials {
+                thead { tr {
+                    th { "Material" } th { "Type (by content)" } th.num { "Size" } th { "Verdict" } th { "Link" }
+                } }
+                tbody {
+                    @for m in materials {
+                        tr data-material=(m.path) class=[(m.verdict != "ok").then_some("fail")] {
+                            td { (m.name) @if m.path != m.name { br; code.muted { (m.path) } } }
+                            td { (m.detected.as_deref().unwrap_or("unrecognised")) }
+                            td.num { (size(m.size_bytes)) }
+                            td {
+                                @if m.verdict == "ok" {
+                                    span.badge.verdict-pass { "published" }
+                                } @else {
+                                    span.badge.verdict-fail { "not published" }
+                                    @if let Some(error) = &m.error { br; span.error { (error) } }
+                                }
+                            }
+                            td {
+                                @match &m.link {
+                                    Some(link) => a.material-link href=(link) { "download" },
+                                    None if m.verdict == "ok" => span.muted { "no link key on this server" },
+                                    None => span.muted { "—" },
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Rules with what was required and measured, and their verdicts.
 pub fn rules_table(rules: &[RuleResult]) -> Markup {
     html! {
@@ -169,6 +208,14 @@ pub async fn course(
                     h3 { "Lesson " (l.lesson) @if let Some(name) = &l.name { ": " (name) } }
                     (takes_table(&l.takes))
                 }
+            }
+        }
+        section.materials {
+            h2 { "Materials" }
+            @if view.materials.is_empty() {
+                p.muted { "No materials: files in the course folder that are not takes (a syllabus, slides, images, archives) are listed here with their links." }
+            } @else {
+                (materials_table(&view.materials))
             }
         }
         section.report {
