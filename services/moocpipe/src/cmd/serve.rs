@@ -150,9 +150,15 @@ impl moocpipe_web::upload::Ingest for Submit {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>>
     {
         Box::pin(async move {
-            moocpipe_distributed::run::submit(&self.run, &self.raw, self.raw.bucket(), key)
+            match moocpipe_distributed::run::submit(&self.run, &self.raw, self.raw.bucket(), key)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?
+            {
+                moocpipe_distributed::run::Submitted::Take(take_id) => Ok(take_id),
+                // The upload page only sends takes (its key has a take's
+                // extension), so this is not reached.
+                other => Err(format!("{key} is not a take: {other}")),
+            }
         })
     }
 }
