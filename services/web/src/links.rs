@@ -32,15 +32,16 @@ use maud::{html, Markup};
 use moocpipe_catalog::links::{LinkScope, Resolved};
 use moocpipe_catalog::sync::sync_take;
 use moocpipe_catalog::{Link, Session, TakeRow, TakeSummary};
-use moocpipe_proto::{CaptionRun, StoredObject, TranscodeRecord};
+use moocpipe_proto::StoredObject;
 use moocpipe_storage::ObjectStore;
 use serde::Deserialize;
 
 use crate::auth::{self, see_other};
 use crate::error::{ApiError, ErrorKind, PageError};
+use crate::media::{self, Recorded};
 use crate::pages::{layout, when};
 use crate::views::{self, LinkView};
-use crate::{media, SharedApp, Store};
+use crate::{SharedApp, Store};
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 
@@ -147,16 +148,14 @@ pub async fn file(
         return Err(ApiError::not_found(format!("{path} of this link")).into());
     };
     let key = format!("takes/{take_id}/{path}");
-    let row = current_row(&app, &take_id, Some(&key))
+    let records = current_row(&app, &take_id, Some(&key))
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("take {take_id}")))?;
-    let object = media::recorded(row.transcode.as_deref(), row.caption.as_deref(), &key)
+        .ok_or_else(|| ApiError::not_found(format!("take {take_id}")))?
+        .1;
+    let object = records
+        .object(&key)
         .ok_or_else(|| ApiError::not_found(format!("{path} of this take")))?;
-    let transcode = row
-        .transcode
-        .as_deref()
-        .and_then(|t| serde_json::from_str::<TranscodeRecord>(t).ok());
-    let master = transcode.as_ref().and_then(|t| {
+    let master = records.transcode.as_ref().and_then(|t| {
         let hls = t.hls.as_ref()?;
         Some(format!(
             "{}/{}",
@@ -185,18 +184,10 @@ pub async fn file(
                 format!("{path} is not a text playlist"),
             )
         })?;
-        let caption = row
-            .caption
-            .as_deref()
-            .and_then(|c| serde_json::from_str::<CaptionRun>(c).ok());
         let named = |candidate: &str| {
-            let key = format!("takes/{take_id}/{candidate}");
-            transcode
-                .as_ref()
-                .is_some_and(|t| t.objects.iter().any(|o| o.key == key))
-                || caption
-                    .as_ref()
-                    .is_some_and(|c| c.objects.iter().any(|o| o.key == key))
+            records
+                .object(&format!("takes/{take_id}/{candidate}"))
+                .is_some()
         };
         let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         let rewritten = rewrite_playlist(&text, |uri| {
@@ -225,15 +216,18 @@ async fn current_row(
     app: &SharedApp,
     take_id: &str,
     key: Option<&str>,
-) -> Result<Option<TakeRow>, ApiError> {
-    let known = |row: &Option<TakeRow>| {
-        row.as_ref().is_some_and(|r| {
-            key.is_none_or(|k| {
-                media::recorded(r.transcode.as_deref(), r.caption.as_deref(), k).is_some()
-            })
+) -> Result<Option<(TakeRow, Recorded)>, ApiError> {
+    let parsed = |row: Option<TakeRow>| {
+        row.map(|r| {
+            let records = Recorded::parse(r.transcode.as_deref(), r.caption.as_deref());
+            (r, records)
         })
     };
-    let row = app.catalog.take(take_id).await?;
+    let known = |row: &Option<(TakeRow, Recorded)>| {
+        row.as_ref()
+            .is_some_and(|(_, records)| key.is_none_or(|k| records.object(k).is_some()))
+    };
+    let row = parsed(app.catalog.take(take_id).await?);
     if known(&row) {
         return Ok(row);
     }
@@ -242,7 +236,7 @@ async fn current_row(
         Store::Local(store) => sync_take(&app.catalog, store, take_id, false).await?,
         Store::S3(store) => sync_take(&app.catalog, store, take_id, false).await?,
     };
-    Ok(app.catalog.take(take_id).await?)
+    Ok(parsed(app.catalog.take(take_id).await?))
 }
 
 fn run_dir(take_id: &str, run: &str) -> String {
@@ -351,25 +345,11 @@ fn material_headers(response: &mut Response, content_type: Option<&str>, name: &
         .collect();
     let disposition = format!(
         "inline; filename=\"{ascii}\"; filename*=UTF-8''{}",
-        percent_encode(name)
+        auth::percent_encode(name)
     );
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
-}
-
-/// RFC 5987 encoding of a file name: unreserved bytes as they are, every
-/// other byte as `%XX`.
-fn percent_encode(name: &str) -> String {
-    name.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Rewrites every URI of an HLS playlist (the lines that are not tags, and

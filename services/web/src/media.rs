@@ -23,15 +23,32 @@ pub(crate) fn recorded(
     caption: Option<&str>,
     key: &str,
 ) -> Option<StoredObject> {
-    let find = |objects: &[StoredObject]| objects.iter().find(|o| o.key == key).cloned();
-    transcode
-        .and_then(|t| serde_json::from_str::<TranscodeRecord>(t).ok())
-        .and_then(|t| find(&t.objects))
-        .or_else(|| {
-            caption
-                .and_then(|c| serde_json::from_str::<CaptionRun>(c).ok())
-                .and_then(|c| find(&c.objects))
-        })
+    Recorded::parse(transcode, caption).object(key)
+}
+
+/// A take's transcode and caption records, parsed once per request.
+#[derive(Debug, Default)]
+pub(crate) struct Recorded {
+    pub transcode: Option<TranscodeRecord>,
+    pub caption: Option<CaptionRun>,
+}
+
+impl Recorded {
+    /// The records as the catalog row holds them (text); one that does not
+    /// parse names nothing.
+    pub fn parse(transcode: Option<&str>, caption: Option<&str>) -> Recorded {
+        Recorded {
+            transcode: transcode.and_then(|t| serde_json::from_str(t).ok()),
+            caption: caption.and_then(|c| serde_json::from_str(c).ok()),
+        }
+    }
+
+    /// The object `key` as one of the records names it.
+    pub fn object(&self, key: &str) -> Option<StoredObject> {
+        let transcode = self.transcode.iter().flat_map(|t| t.objects.iter());
+        let caption = self.caption.iter().flat_map(|c| c.objects.iter());
+        transcode.chain(caption).find(|o| o.key == key).cloned()
+    }
 }
 
 pub async fn file(
